@@ -1,0 +1,62 @@
+"""The few git operations scaffold needs, as plain subprocess calls.
+
+scaffold talks to git through its command line (not a library) so that users' own git
+configuration, hooks and credentials apply exactly as they do in their terminal.
+"""
+
+import subprocess
+from pathlib import Path
+
+from scaffold.errors import ScaffoldError
+
+
+def git(*args: str, cwd: Path | None = None, check: bool = True) -> str:
+    """Run `git ARGS` in `cwd` and return its stripped standard output."""
+    try:
+        result = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError as error:
+        raise ScaffoldError("git is not installed: install it and try again.") from error
+    if check and result.returncode != 0:
+        command = " ".join(["git", *args])
+        raise ScaffoldError(f"`{command}` failed in {cwd or Path.cwd()}:\n{result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def config_value(key: str, cwd: Path | None = None) -> str:
+    """The value git would use for `key` here, or '' when it is not set."""
+    return git("config", "--get", key, cwd=cwd, check=False)
+
+
+def is_repo_root(path: Path) -> bool:
+    """Whether `path` is the top of a git work tree."""
+    top = git("rev-parse", "--show-toplevel", cwd=path, check=False) if path.is_dir() else ""
+    return bool(top) and Path(top).resolve() == path.resolve()
+
+
+def dirty_paths(repo: Path) -> list[str]:
+    """Modified, staged and untracked (not ignored) paths: what `git status` would show."""
+    status = git("status", "--porcelain", "--untracked-files=all", cwd=repo)
+    return [line[3:] for line in status.splitlines()]
+
+
+def head_commit(repo: Path) -> str:
+    """The full sha of HEAD."""
+    return git("rev-parse", "HEAD", cwd=repo)
+
+
+def commit_all(repo: Path, message: str, fallback_name: str, fallback_email: str) -> bool:
+    """Stage everything and commit it.
+
+    Where git has no identity configured (a fresh machine, a CI container) the commit is
+    made as `fallback_name <fallback_email>` instead of failing. Returns whether the
+    fallback was used, so the caller can tell the user.
+    """
+    identity: list[str] = []
+    use_fallback = not (config_value("user.name", repo) and config_value("user.email", repo))
+    if use_fallback:
+        identity = ["-c", f"user.name={fallback_name}", "-c", f"user.email={fallback_email}"]
+    git("add", "--all", cwd=repo)
+    git(*identity, "commit", "--quiet", "--no-verify", "--message", message, cwd=repo)
+    return use_fallback
