@@ -1,0 +1,120 @@
+"""The `scaffold` command line: parse options, call one core function, report.
+
+Heavy imports (copier, jinja, yaml) happen inside the commands, so that `scaffold --help`
+and shell completion start fast. tests/test_cli.py keeps it so.
+"""
+
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from scaffold import __version__
+from scaffold.errors import ScaffoldError
+
+app = typer.Typer(
+    help="Generate complete, working ML research repositories and keep them up to date.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+DataOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--data",
+        "-d",
+        metavar="KEY=VALUE",
+        help="Answer a question without being asked; repeat for several. "
+        "Lists are YAML: --data 'platforms=[linux-64, osx-arm64]'.",
+    ),
+]
+
+
+def _fail(error: ScaffoldError) -> NoReturn:
+    typer.echo(f"error: {error}", err=True)
+    raise typer.Exit(error.exit_code)
+
+
+def _parse_data(pairs: list[str] | None) -> dict[str, str]:
+    data = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            _fail(ScaffoldError(f"--data {pair!r} is not KEY=VALUE (e.g. --data tracker=mlflow)."))
+        data[key.strip()] = value
+    return data
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"scaffold {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Generate complete, working ML research repositories and keep them up to date."""
+
+
+@app.command()
+def new(
+    dest: Annotated[
+        Path, typer.Argument(help="Directory to create (must not exist, or be empty).")
+    ],
+    data: DataOption = None,
+    defaults: Annotated[
+        bool,
+        typer.Option("--defaults", help="Take the default for every question not set by --data."),
+    ] = False,
+    git: Annotated[
+        bool, typer.Option("--git/--no-git", help="git init and commit the generated project.")
+    ] = True,
+    template_version: Annotated[
+        str | None,
+        typer.Option(help="Generate from this released template version (default: newest)."),
+    ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            help="Use this copier template (path or git URL) instead of the bundled one."
+        ),
+    ] = None,
+) -> None:
+    """Generate a new ML project at DEST: asks its questions, or takes --defaults."""
+    from scaffold.generation import new_project
+
+    try:
+        project = new_project(
+            dest,
+            data=_parse_data(data),
+            defaults=defaults,
+            init_git=git,
+            template_version=template_version,
+            template=template,
+        )
+    except ScaffoldError as error:
+        _fail(error)
+    package = project.answers["package_name"]
+    typer.echo(f"Created {project.path} from template v{project.template_version}.")
+    if project.commit:
+        typer.echo(f"First commit: {project.commit[:12]}.")
+    if project.used_fallback_identity:
+        typer.echo(
+            "git has no user.name/user.email here, so that commit uses the project's author; "
+            "set yours with `git config --global user.name/user.email`."
+        )
+    typer.echo(
+        f"\nNext:\n  cd {dest}\n  pip install --editable '.[dev]'\n  pytest\n  {package} --help"
+    )
+
+
+def main() -> None:
+    """Entry point of the `scaffold` console script."""
+    app(prog_name="scaffold")

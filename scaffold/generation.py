@@ -1,0 +1,182 @@
+"""`scaffold new`: render the template into a new directory, all or nothing.
+
+The project is rendered, git-initialised and committed in a hidden staging directory
+beside DEST, then moved into place with one rename. A failure, Ctrl-C or SIGTERM at any
+point removes the staging directory, so DEST either holds a complete, committed project
+or does not exist.
+"""
+
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scaffold import git, template_history
+from scaffold.errors import ScaffoldError
+
+ANSWERS_FILE = ".copier-answers.yml"
+
+
+@dataclass(frozen=True)
+class NewProject:
+    """What `new_project` made, for the caller to report."""
+
+    path: Path
+    answers: dict[str, Any]
+    template_version: str
+    commit: str | None
+    used_fallback_identity: bool
+
+
+def new_project(
+    dest: Path,
+    *,
+    data: dict[str, str] | None = None,
+    defaults: bool = False,
+    init_git: bool = True,
+    template_version: str | None = None,
+    template: str | None = None,
+) -> NewProject:
+    """Generate a project at `dest` from the bundled template (or `template`, a copier source).
+
+    `defaults` answers every question not in `data` with its default instead of prompting.
+    `template_version` picks a released template version (default: the newest).
+    """
+    dest = Path(os.path.abspath(dest))
+    _refuse_non_empty(dest)
+    created_parents = _make_parents(dest.parent)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".scaffold", dir=dest.parent))
+    try:
+        with _sigterm_as_interrupt():
+            answers, version = _render(
+                staging, dest.name, data or {}, defaults, template_version, template
+            )
+            commit, fallback = (
+                _first_commit(staging, answers, version) if init_git else (None, False)
+            )
+            os.chmod(staging, 0o777 & ~_umask())
+            os.replace(staging, dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        for parent in created_parents:
+            parent.rmdir()
+        raise
+    return NewProject(dest, answers, version, commit, fallback)
+
+
+def _refuse_non_empty(dest: Path) -> None:
+    if dest.is_dir() and any(dest.iterdir()):
+        raise ScaffoldError(f"{dest} already exists and is not empty: choose a new directory.")
+    if dest.exists() and not dest.is_dir():
+        raise ScaffoldError(f"{dest} already exists and is a file: choose a new directory.")
+
+
+def _make_parents(directory: Path) -> list[Path]:
+    """Create `directory` and its missing parents; return those created, deepest first."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        path.mkdir()
+    return missing
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C while generating, so the cleanup runs for both."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread, where Python cannot handle signals
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _git_identity_defaults() -> dict[str, str]:
+    """Author defaults from the user's git configuration, which most people have set."""
+    defaults = {}
+    if name := git.config_value("user.name"):
+        defaults["author_name"] = name
+    if email := git.config_value("user.email"):
+        defaults["author_email"] = email
+    return defaults
+
+
+def _render(
+    staging: Path,
+    name: str,
+    data: dict[str, str],
+    defaults: bool,
+    template_version: str | None,
+    template: str | None,
+) -> tuple[dict[str, Any], str]:
+    """Run copier into `staging`; return the recorded answers and the template version."""
+    from copier import run_copy
+    from copier.errors import CopierError, InteractiveSessionError
+
+    user_defaults = {"project_name": name, **_git_identity_defaults()}
+    source = nullcontext(template) if template else template_history.served_from()
+    vcs_ref = None
+    if template_version:
+        vcs_ref = f"v{template_version}"
+        available = template_history.released_versions()
+        if not template and template_version not in available:
+            raise ScaffoldError(
+                f"There is no template version {template_version}; "
+                f"this scaffold has {', '.join(available)}."
+            )
+    try:
+        with source as src_path:
+            run_copy(
+                src_path,
+                staging,
+                data=data,
+                defaults=defaults,
+                user_defaults=user_defaults,
+                vcs_ref=vcs_ref,
+                quiet=True,
+                overwrite=True,
+                cleanup_on_error=False,
+            )
+    except InteractiveSessionError as error:
+        raise ScaffoldError(
+            "No terminal to ask the questions in: pass --defaults, "
+            "and --data key=value for the answers you want to set."
+        ) from error
+    except (CopierError, ValueError) as error:
+        raise ScaffoldError(str(error)) from error
+    answers = yaml.safe_load((staging / ANSWERS_FILE).read_text(encoding="utf-8"))
+    version = str(answers.get("_commit", "unversioned")).removeprefix("v")
+    return answers, version
+
+
+def _first_commit(project: Path, answers: dict[str, Any], version: str) -> tuple[str, bool]:
+    git.git("init", "--quiet", "--initial-branch=main", cwd=project)
+    fallback = git.commit_all(
+        project,
+        f"chore: generate project from scaffold template v{version}",
+        fallback_name=answers.get("author_name") or "scaffold",
+        fallback_email=answers.get("author_email") or "scaffold@localhost",
+    )
+    return git.head_commit(project), fallback
