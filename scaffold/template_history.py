@@ -96,8 +96,7 @@ def record_release(source: Path, version: str, bundle: Path = BUNDLE) -> bool:
     with tempfile.TemporaryDirectory(prefix="scaffold-release-") as tmp:
         work = Path(tmp) / "history"
         if bundle.is_file():
-            git("clone", "--quiet", str(bundle), str(work))
-            git("checkout", "--quiet", "-B", "main", cwd=work)
+            git("clone", "--quiet", "--branch", "main", str(bundle), str(work))
         else:
             git("init", "--quiet", "--initial-branch=main", str(work))
         for name in TEMPLATE_FILES:
@@ -135,6 +134,6 @@ def record_release(source: Path, version: str, bundle: Path = BUNDLE) -> bool:
         git(*identity, "tag", "--annotate", f"v{version}", "-m", f"v{version}", cwd=work)
         bundle.parent.mkdir(parents=True, exist_ok=True)
         staged = bundle.with_suffix(".tmp")
-        git("bundle", "create", "--quiet", str(staged), "main", "--tags", cwd=work)
+        git("bundle", "create", "--quiet", str(staged), "HEAD", "main", "--tags", cwd=work)
         staged.replace(bundle)
     return True
