@@ -1,0 +1,213 @@
+"""`scaffold new`: a complete committed project, or nothing at all.
+
+The interactive tests drive the real prompts through a pseudo-terminal, as a user would.
+"""
+
+import fcntl
+import os
+import pty
+import re
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from scaffold import __version__
+from scaffold.errors import ScaffoldError
+from scaffold.generation import new_project
+from scaffold.git import dirty_paths, git
+from scaffold.template_history import PUBLIC_URL
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(path.name for path in directory.iterdir())
+
+
+def test_defaults_give_a_clean_committed_repo(tmp_path: Path) -> None:
+    project = new_project(tmp_path / "demo", defaults=True)
+
+    assert project.path == tmp_path / "demo"
+    assert dirty_paths(project.path) == []
+    message = git("log", "--format=%s", cwd=project.path)
+    assert message == f"chore: generate project from scaffold template v{__version__}"
+    assert git("branch", "--show-current", cwd=project.path) == "main"
+    answers = yaml.safe_load((project.path / ".copier-answers.yml").read_text())
+    assert answers["_src_path"] == PUBLIC_URL
+    assert answers["_commit"] == f"v{__version__}"
+    assert answers["project_name"] == "demo"
+    assert leftovers(tmp_path) == ["demo"]
+
+
+def test_committed_files_name_no_path_of_this_machine(tmp_path: Path) -> None:
+    project = new_project(tmp_path / "demo", defaults=True)
+    for relative in git("ls-files", cwd=project.path).splitlines():
+        text = (project.path / relative).read_text(encoding="utf-8")
+        for local in (str(tmp_path), os.environ["HOME"], sys.prefix):
+            assert local not in text, f"{relative} names {local}"
+
+
+def test_non_empty_destination_is_refused_and_untouched(tmp_path: Path) -> None:
+    dest = tmp_path / "taken"
+    dest.mkdir()
+    (dest / "notes.txt").write_text("mine")
+    with pytest.raises(ScaffoldError, match="not empty"):
+        new_project(dest, defaults=True)
+    assert leftovers(dest) == ["notes.txt"]
+    assert leftovers(tmp_path) == ["taken"]
+
+
+def test_destination_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ScaffoldError, match="is a file"):
+        new_project(tmp_path / "file", defaults=True)
+
+
+def test_empty_destination_and_missing_parents_are_fine(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    assert (new_project(tmp_path / "empty", defaults=True).path / "README.md").is_file()
+    assert (new_project(tmp_path / "a" / "b" / "c", defaults=True).path / "README.md").is_file()
+
+
+def test_invalid_answer_leaves_nothing(tmp_path: Path) -> None:
+    with pytest.raises(ScaffoldError, match="standard library"):
+        new_project(tmp_path / "x" / "demo", data={"package_name": "json"}, defaults=True)
+    assert leftovers(tmp_path) == []
+
+
+def test_unknown_template_version_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ScaffoldError, match=r"no template version 9\.9\.9"):
+        new_project(tmp_path / "demo", defaults=True, template_version="9.9.9")
+    assert leftovers(tmp_path) == []
+
+
+def test_no_git(tmp_path: Path) -> None:
+    project = new_project(tmp_path / "demo", defaults=True, init_git=False)
+    assert project.commit is None
+    assert not (project.path / ".git").exists()
+
+
+def test_missing_git_identity_commits_as_the_author(tmp_path: Path, isolated_home: Path) -> None:
+    (isolated_home / ".gitconfig").unlink()
+    project = new_project(
+        tmp_path / "demo",
+        defaults=True,
+        data={"author_name": "Ada Lovelace", "author_email": "ada@example.org"},
+    )
+    assert project.used_fallback_identity
+    author = git("log", "--format=%an <%ae>", cwd=project.path)
+    assert author == "Ada Lovelace <ada@example.org>"
+
+
+class Terminal:
+    """`scaffold new` running in a pseudo-terminal, read and typed into like a person would."""
+
+    def __init__(self, *args: str, cwd: Path) -> None:
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:  # the child: become the scaffold command
+            os.chdir(cwd)
+            os.environ["PROMPT_TOOLKIT_NO_CPR"] = "1"  # no terminal queries to time out on
+            os.execv(sys.executable, [sys.executable, "-m", "scaffold", *args])
+        rows_columns = struct.pack("HHHH", 50, 250, 0, 0)  # wide: no wrapped messages
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, rows_columns)
+        self.screen = ""
+
+    def expect(self, pattern: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not re.search(pattern, self._plain()):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"{pattern!r} never appeared in:\n{self._plain()}")
+            ready, _, _ = select.select([self.fd], [], [], remaining)
+            if ready:
+                try:
+                    self.screen += os.read(self.fd, 65536).decode(errors="replace")
+                except OSError:  # the child exited
+                    break
+
+    def type(self, text: str) -> None:
+        os.write(self.fd, text.encode())
+
+    def wait(self) -> int:
+        try:
+            while os.read(self.fd, 65536):
+                pass
+        except OSError:
+            pass
+        _, status = os.waitpid(self.pid, 0)
+        os.close(self.fd)
+        return os.waitstatus_to_exitcode(status)
+
+    def _plain(self) -> str:
+        return re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", self.screen)
+
+
+def test_interactive_prompts_validate_and_generate(tmp_path: Path) -> None:
+    terminal = Terminal("new", "demo", cwd=tmp_path)
+    terminal.expect("Project name")
+    terminal.type("\r")  # accept the default: the directory's name
+    terminal.expect("Python package")
+    terminal.type("\x15json\r")  # clear the default, type a taken name
+    terminal.expect("taken by Python")
+    terminal.type("\x15demo_pkg\r")
+    for question in (
+        "description",
+        "Author name",
+        "Author e-mail",
+        "Licence",
+        "Python version",
+        "CUDA version",
+        "Platforms",
+        "Experiment tracker",
+        "Continuous integration",
+    ):
+        terminal.expect(question)
+        terminal.type("\r")
+    assert terminal.wait() == 0, terminal.screen
+    answers = yaml.safe_load((tmp_path / "demo" / ".copier-answers.yml").read_text())
+    assert answers["package_name"] == "demo_pkg"
+    assert dirty_paths(tmp_path / "demo") == []
+
+
+@pytest.mark.parametrize("interrupt", ["ctrl-c", "sigterm"])
+def test_interrupted_generation_leaves_nothing(tmp_path: Path, interrupt: str) -> None:
+    terminal = Terminal("new", "demo", cwd=tmp_path)
+    terminal.expect("Project name")
+    terminal.type("\r")
+    terminal.expect("Python package")
+    if interrupt == "ctrl-c":
+        terminal.type("\x03")
+    else:
+        os.kill(terminal.pid, signal.SIGTERM)
+    assert terminal.wait() != 0
+    assert leftovers(tmp_path) == []
+
+
+def test_plain_copier_copies_this_repository_without_trust(tmp_path: Path) -> None:
+    """Users without scaffold can run copier on the repository itself."""
+    root = Path(__file__).resolve().parent.parent
+    source = tmp_path / "clone"
+    git("clone", "--quiet", str(root), str(source))
+    subprocess.run(["git", "-C", str(source), "tag", f"v{__version__}"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "copier",
+            "copy",
+            "--defaults",
+            "--quiet",
+            "--data",
+            "project_name=Plain",
+            str(source),
+            str(tmp_path / "plain"),
+        ],
+        check=True,
+    )
+    assert (tmp_path / "plain" / "src" / "plain" / "cli.py").is_file()

@@ -1,0 +1,182 @@
+"""Every value of every choice question renders a project whose files all parse and lint.
+
+In the style of cookiecutter-data-science's own tests: the option space is covered
+pairwise (every pair of values of any two questions appears in some rendered project),
+each project is parsed with the real parsers, and ruff checks all of them at once.
+"""
+
+import itertools
+import keyword
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from checks import parse_all, render
+from conftest import REPO_ROOT
+
+QUESTIONS = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
+
+
+def choice_values(name: str) -> list[Any]:
+    choices = QUESTIONS[name]["choices"]
+    values = list(choices.values()) if isinstance(choices, dict) else list(choices)
+    if QUESTIONS[name].get("multiselect"):
+        return [[value] for value in values] + [values]
+    return values
+
+
+CHOICE_QUESTIONS = {
+    name: choice_values(name)
+    for name, spec in QUESTIONS.items()
+    if isinstance(spec, dict) and "choices" in spec
+}
+
+
+def pairwise(options: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """A small set of combinations holding every pair of values of every two questions.
+
+    Greedy: repeatedly take the full combination that covers the most uncovered pairs.
+    Deterministic, so failures reproduce.
+    """
+    names = list(options)
+    index = {name: range(len(values)) for name, values in options.items()}
+    uncovered = {
+        (a, i, b, j)
+        for a, b in itertools.combinations(names, 2)
+        for i in index[a]
+        for j in index[b]
+    }
+    rows = []
+    while uncovered:
+        best = max(
+            itertools.product(*index.values()),
+            key=lambda row: sum(
+                (a, row[names.index(a)], b, row[names.index(b)]) in uncovered
+                for a, b in itertools.combinations(names, 2)
+            ),
+        )
+        for a, b in itertools.combinations(names, 2):
+            uncovered.discard((a, best[names.index(a)], b, best[names.index(b)]))
+        rows.append({name: options[name][best[k]] for k, name in enumerate(names)})
+    return rows
+
+
+COMBINATIONS = pairwise(CHOICE_QUESTIONS)
+
+
+def test_pairwise_covers_every_value() -> None:
+    for name, values in CHOICE_QUESTIONS.items():
+        for value in values:
+            assert any(row[name] == value for row in COMBINATIONS), (name, value)
+    assert len(COMBINATIONS) < 40
+
+
+@pytest.fixture(scope="module")
+def rendered(
+    template_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> list[tuple[dict, Path]]:
+    root = tmp_path_factory.mktemp("matrix")
+    projects = []
+    for number, combination in enumerate(COMBINATIONS):
+        data = {**combination, "project_name": f"Matrix {number}"}
+        projects.append((combination, render(template_dir, root / f"p{number}", data)))
+    return projects
+
+
+def test_every_file_parses(rendered: list[tuple[dict, Path]]) -> None:
+    for combination, project in rendered:
+        parsed = parse_all(project)
+        pyproject = parsed["pyproject.toml"]
+        assert pyproject["project"]["requires-python"] == f">={combination['python_version']}"
+        environment = parsed["environment.yml"]
+        assert environment["platforms"] == combination["platforms"]
+        assert f"python {combination['python_version']}.*" in environment["dependencies"]
+
+
+def test_answers_drive_dependent_files(rendered: list[tuple[dict, Path]]) -> None:
+    for combination, project in rendered:
+        environment = yaml.safe_load((project / "environment.yml").read_text(encoding="utf-8"))
+        pins = " ".join(environment["dependencies"])
+        cuda = combination["cuda_version"]
+        if cuda == "none":
+            assert "cuda" not in pins
+        else:
+            assert f"cuda-version {cuda}.*" in pins
+        dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"][
+            "dependencies"
+        ]
+        assert any(dep.startswith(combination["tracker"]) for dep in dependencies)
+        workflow = project / ".github" / "workflows" / "ci.yml"
+        assert workflow.exists() == (combination["ci"] == "github")
+        assert not (project / ".github").exists() or combination["ci"] == "github"
+        licence = (project / "LICENSE").read_text(encoding="utf-8")
+        expected = {
+            "MIT": "MIT License",
+            "Apache-2.0": "Apache License",
+            "BSD-3-Clause": "BSD 3-Clause",
+            "Proprietary": "All rights reserved",
+        }[combination["license"]]
+        assert expected in licence
+
+
+def test_ruff_passes_on_every_project(rendered: list[tuple[dict, Path]]) -> None:
+    root = rendered[0][1].parent
+    for command in (["check"], ["format", "--check"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, "."], cwd=root, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_reserved_names_cover_the_standard_library_and_keywords() -> None:
+    reserved = set(QUESTIONS["reserved_package_names"]["default"].split())
+    stdlib = {name.lower() for name in sys.stdlib_module_names if not name.startswith("_")}
+    assert stdlib <= reserved, sorted(stdlib - reserved)
+    assert {word for word in keyword.kwlist if word.islower()} <= reserved
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"package_name": "os"}, "standard library"),
+        ({"package_name": "torch"}, "dependencies"),
+        ({"package_name": "class"}, "keyword"),
+        ({"package_name": "My-Project"}, "lowercase"),
+        ({"package_name": "1abc"}, "start with a lowercase letter"),
+        ({"project_name": "  "}, "must not be empty"),
+        ({"description": "two\nlines"}, "single line"),
+        ({"author_name": "bad byte \udcff"}, "printable text"),
+        ({"author_email": "not-an-address"}, "not an e-mail address"),
+        ({"platforms": []}, "at least one platform"),
+        ({"python_version": "2.7"}, "2.7"),
+    ],
+)
+def test_bad_answers_are_refused(
+    template_dir: Path, tmp_path: Path, data: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        render(template_dir, tmp_path / "bad", {"project_name": "ok", **data})
+
+
+@pytest.mark.parametrize(
+    ("project_name", "package_name"),
+    [
+        ("My Project", "my_project"),
+        ("Deep-Learning: v2!", "deep_learning_v2"),
+        ("3D Vision", "d_vision"),
+        ("Test", "test_project"),
+        ("Ünïcode 🚀", "n_code"),
+        ("🚀", "project"),
+    ],
+)
+def test_package_name_is_derived_valid(
+    template_dir: Path, tmp_path: Path, project_name: str, package_name: str
+) -> None:
+    project = render(template_dir, tmp_path / "p", {"project_name": project_name})
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
+    assert answers["package_name"] == package_name
+    assert (project / "src" / package_name / "cli.py").is_file()
