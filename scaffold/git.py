@@ -21,7 +21,7 @@ def git(*args: str, cwd: Path | None = None, check: bool = True) -> str:
     if check and result.returncode != 0:
         command = " ".join(["git", *args])
         raise ScaffoldError(f"`{command}` failed in {cwd or Path.cwd()}:\n{result.stderr.strip()}")
-    return result.stdout.strip()
+    return result.stdout.rstrip()
 
 
 def config_value(key: str, cwd: Path | None = None) -> str:
