@@ -14,6 +14,7 @@ same versions from the public repository.
 Maintainers add a release with `scripts/release_template.py`, which calls `record_release`.
 """
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -25,15 +26,28 @@ from scaffold.git import git
 
 PUBLIC_URL = "https://github.com/scaffold-ml/scaffold.git"
 BUNDLE = Path(__file__).parent / "data" / "template-history.bundle"
+HISTORY_VARIABLE = "SCAFFOLD_TEMPLATE_HISTORY"
 TEMPLATE_FILES = ("copier.yml", "template", "CHANGELOG.md")
+
+
+def history_bundle(bundle: Path | None = None) -> Path:
+    """The bundle to read: `bundle`, else $SCAFFOLD_TEMPLATE_HISTORY, else the shipped one.
+
+    The variable lets a lab that maintains its own fork of the template point scaffold at
+    that fork's history (and lets tests use a history with extra releases).
+    """
+    if bundle is not None:
+        return bundle
+    return Path(os.environ[HISTORY_VARIABLE]) if os.environ.get(HISTORY_VARIABLE) else BUNDLE
 
 
 def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
-def released_versions(bundle: Path = BUNDLE) -> list[str]:
-    """Every version in `bundle`, oldest first, without the leading 'v'."""
+def released_versions(bundle: Path | None = None) -> list[str]:
+    """Every version in the history, oldest first, without the leading 'v'."""
+    bundle = history_bundle(bundle)
     if not bundle.is_file():
         return []
     heads = git("bundle", "list-heads", str(bundle))
@@ -48,7 +62,7 @@ def is_newer(version: str, than: str) -> bool:
 
 
 @contextmanager
-def served_from(bundle: Path = BUNDLE) -> Iterator[str]:
+def served_from(bundle: Path | None = None) -> Iterator[str]:
     """Make copier's git read `PUBLIC_URL` from `bundle` while the block runs; yields the URL.
 
     The setting is passed as GIT_CONFIG_COUNT/KEY/VALUE environment variables, so the
@@ -57,6 +71,7 @@ def served_from(bundle: Path = BUNDLE) -> Iterator[str]:
     """
     from plumbum import local
 
+    bundle = history_bundle(bundle)
     if not bundle.is_file():
         raise ScaffoldError(
             f"The template history {bundle} is missing: reinstall scaffold "
@@ -72,8 +87,9 @@ def served_from(bundle: Path = BUNDLE) -> Iterator[str]:
         yield PUBLIC_URL
 
 
-def changelog_since(version: str, bundle: Path = BUNDLE) -> str:
+def changelog_since(version: str, bundle: Path | None = None) -> str:
     """The CHANGELOG.md sections of the newest release that come after `version`."""
+    bundle = history_bundle(bundle)
     latest = released_versions(bundle)[-1]
     with tempfile.TemporaryDirectory(prefix="scaffold-history-") as tmp:
         git("clone", "--quiet", "--bare", str(bundle), tmp)
