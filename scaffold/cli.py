@@ -5,12 +5,12 @@ and shell completion start fast. tests/test_cli.py keeps it so.
 """
 
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Literal, NoReturn
 
 import typer
 
 from scaffold import __version__
-from scaffold.errors import ScaffoldError
+from scaffold.errors import ConflictError, ScaffoldError
 
 app = typer.Typer(
     help="Generate complete, working ML research repositories and keep them up to date.",
@@ -25,7 +25,7 @@ DataOption = Annotated[
         "-d",
         metavar="KEY=VALUE",
         help="Answer a question without being asked; repeat for several. "
-        "Lists are YAML: --data 'platforms=[linux-64, osx-arm64]'.",
+        "Lists are YAML: --data 'platforms=\\[linux-64, osx-arm64]'.",
     ),
 ]
 
@@ -113,6 +113,78 @@ def new(
     typer.echo(
         f"\nNext:\n  cd {dest}\n  pip install --editable '.[dev]'\n  pytest\n  {package} --help"
     )
+
+
+ConflictMode = Literal["inline", "rej"]
+
+
+@app.command()
+def update(
+    path: Annotated[Path, typer.Argument(help="The generated repo to update.")] = Path("."),
+    to: Annotated[
+        str | None, typer.Option("--to", help="Template version to update to (default: newest).")
+    ] = None,
+    data: DataOption = None,
+    defaults: Annotated[
+        bool,
+        typer.Option("--defaults", help="Keep every other answer; ask nothing."),
+    ] = False,
+    conflict: Annotated[
+        ConflictMode,
+        typer.Option(help="Leave conflicts as inline markers, or as .rej files beside each file."),
+    ] = "inline",
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Only say whether a newer template exists and what changed."),
+    ] = False,
+) -> None:
+    """Merge a newer template version into a generated repo, keeping your edits."""
+    from scaffold import update as updating
+
+    try:
+        if check:
+            status = updating.check(path)
+            if not status.available:
+                typer.echo(f"Up to date: template v{status.current} is the newest.")
+                return
+            typer.echo(f"Template v{status.latest} is available (this repo: v{status.current}).")
+            typer.echo(f"\n{status.changelog}\n\nRun `scaffold update` to merge it.")
+            return
+        result = updating.update_project(
+            path, to_version=to, data=_parse_data(data), defaults=defaults, conflict=conflict
+        )
+    except ConflictError as error:
+        typer.echo(f"error: {error}", err=True)
+        for name in error.files:
+            typer.echo(f"  conflict: {name}", err=True)
+        raise typer.Exit(error.exit_code) from None
+    except ScaffoldError as error:
+        _fail(error)
+    if not result.changed:
+        typer.echo(f"Nothing to do: already at template v{result.new_version}.")
+        return
+    typer.echo(f"Updated from template v{result.old_version} to v{result.new_version}:")
+    for name in result.changed:
+        typer.echo(f"  {name}")
+    typer.echo(
+        "\nReview with `git diff`, then commit, e.g. "
+        f"git commit -am 'chore: update scaffold template to v{result.new_version}'"
+    )
+
+
+@app.command()
+def doctor(
+    path: Annotated[Path, typer.Argument(help="The generated repo to diagnose.")] = Path("."),
+) -> None:
+    """Diagnose a generated repo: git state, template version; exits 1 when action is needed."""
+    from scaffold.doctor import diagnose
+
+    findings = diagnose(path)
+    for finding in findings:
+        mark = "ok  " if finding.ok else "FAIL"
+        typer.echo(f"{mark} {finding.check}: {finding.message}")
+    if not all(finding.ok for finding in findings):
+        raise typer.Exit(1)
 
 
 def main() -> None:
