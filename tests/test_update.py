@@ -1,0 +1,315 @@
+"""`scaffold update`: edits kept, changes arrive, conflicts are loud, bad starts refused.
+
+Each test generates a project at the shipped version N, commits user edits, and updates
+to N+1: a release made in the test from the working tree's template with a change.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from releases import History, replace_in
+from typer.testing import CliRunner
+
+from scaffold import __version__, template_history
+from scaffold.cli import app
+from scaffold.errors import ConflictError, ScaffoldError
+from scaffold.generation import new_project
+from scaffold.git import dirty_paths, git
+from scaffold.update import check, update_project
+
+NEXT = "99.0.0"
+README_TEMPLATE = "template/README.md.jinja"
+
+
+def commit(project: Path, message: str) -> None:
+    git("add", "--all", cwd=project)
+    git("commit", "--quiet", "--message", message, cwd=project)
+
+
+def answers(project: Path) -> dict:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> History:
+    return History(tmp_path / "history")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return new_project(tmp_path / "proj", defaults=True, data={"package_name": "proj"}).path
+
+
+def test_edits_are_kept_and_template_changes_arrive(history: History, project: Path) -> None:
+    def change(source: Path) -> None:
+        replace_in(source / README_TEMPLATE, "## Use\n", "## Usage\n")
+        (source / "template" / "CONTRIBUTING.md").write_text("Small, atomic commits.\n")
+
+    history.release(NEXT, change)
+    cli = project / "src" / "proj" / "cli.py"
+    cli.write_text(cli.read_text() + "\n\n# my own addition\n")
+    commit(project, "feat: my edit")
+
+    result = update_project(project, bundle=history.bundle, defaults=True)
+
+    assert (result.old_version, result.new_version) == (__version__, NEXT)
+    assert "## Usage\n" in (project / "README.md").read_text()
+    assert (project / "CONTRIBUTING.md").read_text() == "Small, atomic commits.\n"
+    assert cli.read_text().endswith("# my own addition\n")
+    assert answers(project)["_commit"] == f"v{NEXT}"
+    assert answers(project)["_src_path"] == template_history.PUBLIC_URL
+    assert set(result.changed) == {".copier-answers.yml", "README.md", "CONTRIBUTING.md"}
+
+
+def conflicting(history: History, project: Path) -> None:
+    history.release(
+        NEXT, lambda source: replace_in(source / README_TEMPLATE, "## Use\n", "## Usage\n")
+    )
+    replace_in(project / "README.md", "## Use\n", "## How to use it\n")
+    commit(project, "docs: my heading")
+
+
+def test_conflicts_are_reported_with_markers(history: History, project: Path) -> None:
+    conflicting(history, project)
+    with pytest.raises(ConflictError) as raised:
+        update_project(project, bundle=history.bundle, defaults=True)
+    assert raised.value.files == ["README.md"]
+    readme = (project / "README.md").read_text()
+    assert "<<<<<<< " in readme and ">>>>>>> " in readme
+    assert "## How to use it" in readme and "## Usage" in readme
+
+
+def test_conflicts_as_rej_files(history: History, project: Path) -> None:
+    conflicting(history, project)
+    with pytest.raises(ConflictError) as raised:
+        update_project(project, bundle=history.bundle, defaults=True, conflict="rej")
+    assert raised.value.files == ["README.md.rej"]
+    assert "## Usage\n" in (project / "README.md").read_text()
+    assert "+## How to use it" in (project / "README.md.rej").read_text()
+
+
+def test_cli_exits_non_zero_and_lists_conflicts(
+    history: History, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conflicting(history, project)
+    monkeypatch.setenv(template_history.HISTORY_VARIABLE, str(history.bundle))
+    result = CliRunner().invoke(app, ["update", str(project), "--defaults"])
+    assert result.exit_code == 2
+    assert "conflict: README.md" in result.output
+
+
+def test_changing_an_answer_regenerates_dependent_files(project: Path) -> None:
+    assert "cuda-version" in (project / "environment.yml").read_text()
+    result = update_project(
+        project, data={"cuda_version": "none", "tracker": "mlflow"}, defaults=True
+    )
+    assert set(result.changed) == {
+        ".copier-answers.yml",
+        "README.md",
+        "environment.yml",
+        "pyproject.toml",
+    }
+    environment = yaml.safe_load((project / "environment.yml").read_text())
+    assert not any("cuda" in pin for pin in environment["dependencies"])
+    assert "mlflow >=2.16" in environment["dependencies"]
+    assert "mlflow>=" in (project / "pyproject.toml").read_text()
+    assert "CPU-only PyTorch" in (project / "README.md").read_text()
+    assert answers(project)["cuda_version"] == "none"
+
+
+def test_renamed_file_keeps_the_users_edits(history: History, project: Path) -> None:
+    def rename(source: Path) -> None:
+        tests = source / "template" / "tests"
+        (tests / "test_cli.py.jinja").rename(tests / "test_command_line.py.jinja")
+        replace_in(tests / "test_command_line.py.jinja", '"""The command line', '"""The CLI')
+
+    history.release(NEXT, rename)
+    old = project / "tests" / "test_cli.py"
+    old.write_text(old.read_text() + "\n\ndef test_mine() -> None:\n    assert True\n")
+    commit(project, "test: mine")
+
+    update_project(project, bundle=history.bundle, defaults=True)
+
+    assert not old.exists()
+    new = (project / "tests" / "test_command_line.py").read_text()
+    assert new.startswith('"""The CLI')
+    assert new.endswith("def test_mine() -> None:\n    assert True\n")
+
+
+def test_renamed_file_with_colliding_edits_is_a_conflict(history: History, project: Path) -> None:
+    def rename(source: Path) -> None:
+        tests = source / "template" / "tests"
+        (tests / "test_cli.py.jinja").rename(tests / "test_command_line.py.jinja")
+        replace_in(
+            tests / "test_command_line.py.jinja",
+            "runner = CliRunner()",
+            "runner = CliRunner()  # shared",
+        )
+
+    history.release(NEXT, rename)
+    replace_in(
+        project / "tests" / "test_cli.py", "runner = CliRunner()", "runner = CliRunner()  # mine"
+    )
+    commit(project, "test: mine")
+
+    with pytest.raises(ConflictError) as raised:
+        update_project(project, bundle=history.bundle, defaults=True)
+    assert raised.value.files == ["tests/test_command_line.py"]
+    text = (project / "tests" / "test_command_line.py").read_text()
+    assert "# shared" in text and "# mine" in text and "<<<<<<< " in text
+
+
+def test_migration_runs_under_scaffold_and_needs_trust_in_plain_copier(
+    history: History, project: Path, tmp_path: Path
+) -> None:
+    migration = (
+        "\n_migrations:\n"
+        f"  - version: v{NEXT}\n"
+        "    when: '{{ _stage == \"before\" }}'\n"
+        "    command: test ! -d notes || (mkdir -p docs && git mv notes docs/notes)\n"
+    )
+    history.release(NEXT, lambda source: (source / "copier.yml").open("a").write(migration))
+    (project / "notes").mkdir()
+    (project / "notes" / "ideas.md").write_text("try a bigger batch\n")
+    commit(project, "docs: ideas")
+    plain = tmp_path / "plain"
+    git("clone", "--quiet", str(project), str(plain))
+
+    update_project(project, bundle=history.bundle, defaults=True)
+    assert (project / "docs" / "notes" / "ideas.md").read_text() == "try a bigger batch\n"
+    assert not (project / "notes").exists()
+
+    untrusted = plain_copier_update(plain, history.bundle)
+    assert untrusted.returncode != 0
+    assert "--trust" in untrusted.stderr or "unsafe" in untrusted.stderr.lower()
+    assert dirty_paths(plain) == []
+    trusted = plain_copier_update(plain, history.bundle, "--trust")
+    assert trusted.returncode == 0, trusted.stderr
+    assert (plain / "docs" / "notes" / "ideas.md").is_file()
+
+
+def plain_copier_update(project: Path, bundle: Path, *extra: str) -> subprocess.CompletedProcess:
+    """`copier update` as a user without scaffold runs it, the public URL served locally."""
+    env = {
+        **os.environ,
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": f"url.{bundle}.insteadOf",
+        "GIT_CONFIG_VALUE_0": template_history.PUBLIC_URL,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "copier", "update", "--defaults", *extra],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_plain_copier_update_works(history: History, project: Path) -> None:
+    history.release(
+        NEXT, lambda source: replace_in(source / README_TEMPLATE, "## Use\n", "## Usage\n")
+    )
+    result = plain_copier_update(project, history.bundle)
+    assert result.returncode == 0, result.stderr
+    assert "## Usage\n" in (project / "README.md").read_text()
+    assert answers(project)["_commit"] == f"v{NEXT}"
+
+
+def test_dirty_tree_is_refused(history: History, project: Path) -> None:
+    (project / "scratch.txt").write_text("wip")
+    with pytest.raises(ScaffoldError, match=r"uncommitted changes(.|\n)*  scratch\.txt"):
+        update_project(project, bundle=history.bundle)
+
+
+def test_repo_not_made_by_scaffold_is_refused(tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    git("init", "--quiet", cwd=other)
+    (other / "README.md").write_text("hi\n")
+    commit(other, "docs: readme")
+    with pytest.raises(ScaffoldError, match="not generated by scaffold or copier"):
+        update_project(other)
+
+
+def test_directory_without_git_is_refused(tmp_path: Path) -> None:
+    project = new_project(tmp_path / "nogit", defaults=True, init_git=False).path
+    with pytest.raises(ScaffoldError, match="not the top of a git repository"):
+        update_project(project)
+
+
+def test_downgrade_and_unknown_versions_are_refused(history: History, project: Path) -> None:
+    history.release(NEXT)
+    update_project(project, bundle=history.bundle, defaults=True)
+    commit(project, f"chore: update scaffold template to v{NEXT}")
+    with pytest.raises(ScaffoldError, match="downgrades are not supported"):
+        update_project(project, to_version=__version__, bundle=history.bundle)
+    with pytest.raises(ScaffoldError, match=r"no template version 42\.0\.0"):
+        update_project(project, to_version="42.0.0", bundle=history.bundle)
+
+
+def test_failed_update_leaves_the_repo_as_it_was(history: History, project: Path) -> None:
+    history.release(NEXT, lambda source: (source / "template" / "NEW.md").write_text("new\n"))
+    head = git("rev-parse", "HEAD", cwd=project)
+    with pytest.raises(ScaffoldError, match="standard library"):
+        update_project(
+            project, bundle=history.bundle, defaults=True, data={"package_name": "json"}
+        )
+    assert dirty_paths(project) == []
+    assert git("rev-parse", "HEAD", cwd=project) == head
+
+
+def test_up_to_date_repo_is_left_alone(project: Path) -> None:
+    result = update_project(project, defaults=True)
+    assert result.changed == []
+    assert dirty_paths(project) == []
+
+
+def test_check_reports_the_newer_version_and_its_changelog(
+    history: History, project: Path
+) -> None:
+    assert not check(project).available
+    history.release(NEXT)
+    status = check(project, bundle=history.bundle)
+    assert status.available
+    assert (status.current, status.latest) == (__version__, NEXT)
+    assert status.changelog.startswith(f"## v{NEXT}\n\n- Made by a test.")
+
+
+def test_check_and_doctor_from_the_command_line(
+    history: History, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = CliRunner()
+    assert "Up to date" in runner.invoke(app, ["update", str(project), "--check"]).output
+    assert runner.invoke(app, ["doctor", str(project)]).exit_code == 0
+
+    history.release(NEXT)
+    monkeypatch.setenv(template_history.HISTORY_VARIABLE, str(history.bundle))
+    checked = runner.invoke(app, ["update", str(project), "--check"])
+    assert f"Template v{NEXT} is available" in checked.output
+    assert "Made by a test." in checked.output
+    doctor = runner.invoke(app, ["doctor", str(project)])
+    assert doctor.exit_code == 1
+    assert f"v{NEXT} is available" in doctor.output
+
+
+@pytest.mark.parametrize("version", template_history.released_versions())
+def test_every_release_updates_to_the_working_tree_without_conflicts(
+    history: History, tmp_path: Path, template_dir: Path, version: str
+) -> None:
+    """A default project from any shipped release reaches today's template cleanly."""
+    history.release(NEXT)
+    project = new_project(tmp_path / "old" / "proj", defaults=True, template_version=version).path
+    update_project(project, bundle=history.bundle, defaults=True)
+    fresh = new_project(
+        tmp_path / "fresh" / "proj", defaults=True, template=str(template_dir)
+    ).path
+
+    updated_files = set(git("ls-files", "--others", "--cached", cwd=project).splitlines())
+    fresh_files = set(git("ls-files", cwd=fresh).splitlines())
+    assert updated_files == fresh_files
+    for name in fresh_files - {".copier-answers.yml"}:
+        assert (project / name).read_bytes() == (fresh / name).read_bytes(), name
