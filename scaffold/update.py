@@ -224,7 +224,9 @@ def _template_renames(
         for source_old, source_new in moves:
             old, new = _rendered_path(source_old, answers), _rendered_path(source_new, answers)
             user_file, template_file = project / old, old_render / old
-            if not old or not new or not user_file.is_file() or not template_file.is_file():
+            if old == new or not old or not new:  # e.g. cli.py.jinja -> cli.py: same output
+                continue
+            if not user_file.is_file() or not template_file.is_file():
                 continue
             user_text = user_file.read_text(encoding="utf-8")
             old_text = template_file.read_text(encoding="utf-8")
