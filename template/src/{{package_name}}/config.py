@@ -1,0 +1,141 @@
+"""Typed, layered configuration: base.yaml -> experiment -> smoke -> command-line overrides.
+
+The dataclasses below are the schema: every key a YAML file may set, with its type. The
+values live in configs/*.yaml. Loading merges the layers in order with OmegaConf, which
+rejects unknown keys and wrong types; the error names the key and the file.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omegaconf import MISSING, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+CONFIG_DIR = Path("configs")
+
+
+@dataclass
+class DataConfig:
+    root: str = MISSING  # raw/, processed/ and manifest.json live here (scratch on clusters)
+    mirrors: list[str] = MISSING  # base URLs or directories tried in order
+    files: dict[str, str] = MISSING  # file name -> published md5
+    val_size: int = MISSING  # last N training images, held out for validation
+    num_workers: int = MISSING
+
+
+@dataclass
+class ModelConfig:
+    width: int = MISSING  # channels of the first conv block, doubled per block
+    depth: int = MISSING  # number of conv blocks
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = MISSING  # global batch: split over processes and accumulation steps
+    grad_accum_steps: int = MISSING
+    lr: float = MISSING
+    weight_decay: float = MISSING
+    warmup_steps: int = MISSING
+    max_steps: int = MISSING
+    grad_clip: float = MISSING  # max global gradient norm; 0 disables clipping
+    precision: str = MISSING  # auto | fp32 | bf16 | fp16 (mixed precision on CUDA only)
+    log_every: int = MISSING
+    histogram_every: int = MISSING
+    eval_every: int = MISSING
+    checkpoint_every: int = MISSING
+    keep_last: int = MISSING  # checkpoints kept besides the best one
+
+
+@dataclass
+class Config:
+    seed: int = MISSING
+    deterministic: bool = MISSING  # bit-exact reruns, at some cost in speed
+    smoke: bool = MISSING  # a quick check of the code, not an experiment
+    runs_dir: str = MISSING
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not fit the schema; the message says where."""
+
+
+def load_config(
+    experiment: str | None = None, smoke: bool = False, overrides: list[str] | None = None
+) -> Config:
+    """Merge base.yaml, the experiment file, smoke.yaml and `key=value` overrides, in order."""
+    layers = [CONFIG_DIR / "base.yaml"]
+    if experiment:
+        layers.append(_experiment_path(experiment))
+    if smoke:
+        layers.append(CONFIG_DIR / "smoke.yaml")
+    merged = OmegaConf.structured(Config)
+    for path in layers:
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such config file")
+        merged = _merge(merged, OmegaConf.load(path), str(path))
+    if overrides:
+        malformed = [item for item in overrides if "=" not in item]
+        if malformed:
+            raise ConfigError(f"overrides must be key=value (e.g. train.lr=3e-4): {malformed}")
+        merged = _merge(merged, OmegaConf.from_dotlist(overrides), "command line")
+    missing = sorted(OmegaConf.missing_keys(merged))
+    if missing:
+        raise ConfigError(f"no value for {', '.join(missing)}: set it in {layers[0]}")
+    config = OmegaConf.to_object(merged)
+    assert isinstance(config, Config)
+    _check_values(config)
+    return config
+
+
+def _experiment_path(experiment: str) -> Path:
+    path = Path(experiment)
+    return (
+        path
+        if path.suffix in {".yaml", ".yml"}
+        else CONFIG_DIR / "experiment" / f"{experiment}.yaml"
+    )
+
+
+def _merge(base, layer, source: str):
+    try:
+        return OmegaConf.merge(base, layer)
+    except OmegaConfBaseException as error:
+        key = getattr(error, "full_key", "") or "?"
+        reason = str(error).splitlines()[0]
+        raise ConfigError(f"{source}: key '{key}': {reason}") from None
+
+
+def _check_values(config: Config) -> None:
+    train = config.train
+    if train.precision not in {"auto", "fp32", "bf16", "fp16"}:
+        raise ConfigError(
+            f"train.precision must be auto, fp32, bf16 or fp16, not {train.precision!r}"
+        )
+    for name in (
+        "batch_size",
+        "grad_accum_steps",
+        "max_steps",
+        "log_every",
+        "eval_every",
+        "checkpoint_every",
+        "histogram_every",
+    ):
+        if getattr(train, name) < 1:
+            raise ConfigError(f"train.{name} must be at least 1")
+    if train.batch_size % train.grad_accum_steps:
+        raise ConfigError("train.batch_size must be divisible by train.grad_accum_steps")
+
+
+def to_yaml(config: Config) -> str:
+    """The resolved config as YAML, as saved in every run directory."""
+    return OmegaConf.to_yaml(OmegaConf.structured(config))
+
+
+def from_yaml(path: Path) -> Config:
+    """Read a config saved by `to_yaml` (e.g. a run's config.yaml), validating it again."""
+    merged = _merge(OmegaConf.structured(Config), OmegaConf.load(path), str(path))
+    config = OmegaConf.to_object(merged)
+    assert isinstance(config, Config)
+    return config
