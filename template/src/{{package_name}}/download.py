@@ -1,0 +1,83 @@
+"""Fetch files from http(s)://, file://, s3://, gs:// or a plain path, verified and resumable.
+
+fsspec opens every kind of source the same way (s3:// needs `pip install s3fs`, gs://
+needs `pip install gcsfs`). A download goes to `<name>.part`; an interrupted one resumes
+from where it stopped (a ranged request), and only a file whose md5 matches the published
+sum is moved into place. Network errors are retried with back-off, mirror after mirror.
+"""
+
+import hashlib
+import time
+from pathlib import Path
+
+import fsspec
+from tqdm import tqdm
+
+CHUNK = 1 << 20
+
+
+class DownloadError(RuntimeError):
+    """A file could not be fetched intact from any mirror."""
+
+
+def md5_of(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as stream:
+        while chunk := stream.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch(name: str, mirrors: list[str], md5: str, dest_dir: Path, attempts: int = 3) -> Path:
+    """Download `name` from the first mirror that serves it intact; return its local path.
+
+    A file already present with the right md5 is not fetched again.
+    """
+    dest = dest_dir / name
+    if dest.is_file() and md5_of(dest) == md5:
+        return dest
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    partial = dest.with_name(name + ".part")
+    errors = []
+    for attempt in range(attempts):
+        for mirror in mirrors:
+            url = mirror.rstrip("/") + "/" + name
+            try:
+                _copy_resuming(url, partial)
+            except Exception as error:  # noqa: BLE001 (each filesystem raises its own types)
+                errors.append(f"{url}: {type(error).__name__}: {error}")
+                continue
+            actual = md5_of(partial)
+            if actual == md5:
+                partial.replace(dest)
+                return dest
+            partial.unlink()
+            errors.append(f"{url}: md5 {actual}, expected {md5} (corrupt or changed file)")
+        time.sleep(min(2**attempt, 30) if attempt + 1 < attempts else 0)
+    raise DownloadError(f"could not download {name} intact:\n  " + "\n  ".join(errors))
+
+
+def _copy_resuming(url: str, partial: Path) -> None:
+    offset = partial.stat().st_size if partial.exists() else 0
+    with fsspec.open(url, "rb") as remote:
+        size = getattr(remote, "size", None)
+        if offset and size is not None and offset >= size:
+            offset = 0  # a stale or oversized partial file: start over
+            partial.unlink()
+        if offset:
+            remote.seek(offset)
+        with (
+            partial.open("ab") as local,
+            tqdm(
+                total=size,
+                initial=offset,
+                unit="B",
+                unit_scale=True,
+                desc=partial.stem,
+                leave=False,
+                disable=None,
+            ) as progress,
+        ):
+            while chunk := remote.read(CHUNK):
+                local.write(chunk)
+                progress.update(len(chunk))
