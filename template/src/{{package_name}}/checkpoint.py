@@ -1,0 +1,55 @@
+"""Checkpoints: atomic, complete enough to resume exactly, loadable with weights_only=True.
+
+A checkpoint holds the model, optimiser, LR schedule, gradient scaler, RNG states, step,
+best validation loss and the resolved config. Everything is tensors, numbers and strings,
+so `torch.load(weights_only=True)` (the safe default since torch 2.6) reads it.
+"""
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+PATTERN = "step-*.pt"
+
+
+def save(state: dict[str, Any], path: Path) -> None:
+    """Write `state` to `path` atomically: a crash mid-write never leaves a broken file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(state, temporary)
+    os.replace(temporary, path)
+
+
+def load(path: Path, device: torch.device) -> dict[str, Any]:
+    return torch.load(path, map_location=device, weights_only=True)
+
+
+def step_path(directory: Path, step: int) -> Path:
+    return directory / f"step-{step:08d}.pt"
+
+
+def latest(directory: Path) -> Path | None:
+    """The newest step checkpoint in `directory`, or None."""
+    found = sorted(directory.glob(PATTERN))
+    return found[-1] if found else None
+
+
+def prune(directory: Path, keep_last: int) -> None:
+    """Delete all but the newest `keep_last` step checkpoints (best.pt is kept apart)."""
+    for old in sorted(directory.glob(PATTERN))[: -keep_last or None]:
+        old.unlink()
+
+
+def rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
