@@ -1,0 +1,147 @@
+"""Run manifests: for every result, which code, command, config, data and environment.
+
+runs/<run-id>/manifest.json holds one entry per attempt (a resumed run adds one): the
+commit and whether the tree was dirty, the exact argv, the resolved config and seed, the
+environment (Python, torch, CUDA, cuDNN, GPUs, the conda lock's hash, every installed
+package), the data manifest's hashes, start and end times, and how it ended.
+"""
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import traceback
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+LOCK_FILE = Path("conda-lock.yml")
+
+
+class DirtyTreeError(RuntimeError):
+    """Training on uncommitted code would make the result impossible to trace."""
+
+
+def git(*args: str) -> str:
+    result = subprocess.run(["git", *args], capture_output=True, text=True)
+    return result.stdout.rstrip() if result.returncode == 0 else ""
+
+
+def git_state() -> dict[str, Any]:
+    """The commit, and the modified tracked and untracked (not ignored) files."""
+    status = git("status", "--porcelain", "--untracked-files=all")
+    lines = status.splitlines()
+    return {
+        "commit": git("rev-parse", "HEAD") or None,
+        "modified": [line[3:] for line in lines if not line.startswith("??")],
+        "untracked": [line[3:] for line in lines if line.startswith("??")],
+    }
+
+
+def require_clean_tree(state: dict[str, Any], allow_dirty: bool, run_dir: Path) -> None:
+    """Refuse a dirty or unversioned tree, or (when allowed) save its diff beside the run."""
+    if state["commit"] is None and not allow_dirty:
+        raise DirtyTreeError(
+            "this directory is not a git repository with a commit, so the run could not be "
+            "traced to its code: commit first, or pass --allow-dirty."
+        )
+    dirty = state["modified"] or state["untracked"]
+    if dirty and not allow_dirty:
+        listing = "\n  ".join((state["modified"] + state["untracked"])[:15])
+        raise DirtyTreeError(
+            "uncommitted changes: commit them so the run records the code it used, or pass "
+            f"--allow-dirty to store the diff in the run directory:\n  {listing}"
+        )
+    if dirty:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "dirty.patch").write_text(git("diff", "HEAD", "--binary") + "\n")
+        (run_dir / "untracked.txt").write_text("".join(f"{p}\n" for p in state["untracked"]))
+
+
+def environment() -> dict[str, Any]:
+    """What the code ran on: interpreter, torch and CUDA builds, GPUs, packages, lock hash."""
+    import torch
+
+    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "hostname": platform.node(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "gpus": gpus,
+        "lock_content_hash": _lock_hash(),
+        "packages": sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()),
+    }
+
+
+def _lock_hash() -> dict[str, str] | None:
+    """conda-lock's per-platform content hashes, when the project has a lock file."""
+    if not LOCK_FILE.is_file():
+        return None
+    import yaml
+
+    lock = yaml.safe_load(LOCK_FILE.read_text())
+    return lock.get("metadata", {}).get("content_hash")
+
+
+def data_hashes(data_manifest: Path) -> dict[str, Any]:
+    """The data manifest's own sha256 and each file's, tying the run to its exact data."""
+    if not data_manifest.is_file():
+        return {"manifest": None}
+    raw = data_manifest.read_bytes()
+    files = json.loads(raw)["files"]
+    return {
+        "manifest": str(data_manifest),
+        "manifest_sha256": hashlib.sha256(raw).hexdigest(),
+        "files": {name: entry["sha256"] for name, entry in files.items()},
+    }
+
+
+def config_hash(config_yaml: str) -> str:
+    return hashlib.sha256(config_yaml.encode()).hexdigest()[:16]
+
+
+class Manifest:
+    """runs/<run-id>/manifest.json, one entry per attempt, rewritten atomically."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / "manifest.json"
+        self.data = (
+            json.loads(self.path.read_text())
+            if self.path.is_file()
+            else {
+                "run_id": run_dir.name,
+                "attempts": [],
+            }
+        )
+
+    def start(self, **fields: Any) -> None:
+        attempt = {"started_at": _now(), "status": "running", "argv": sys.argv, **fields}
+        self.data["attempts"].append(attempt)
+        self._write()
+
+    def finish(self, status: str, error: BaseException | None = None, **fields: Any) -> None:
+        attempt = self.data["attempts"][-1]
+        attempt.update(status=status, ended_at=_now(), **fields)
+        if error is not None:
+            attempt["error"] = "".join(traceback.format_exception(error))
+        self._write()
+
+    @property
+    def attempts(self) -> list[dict[str, Any]]:
+        return self.data["attempts"]
+
+    def _write(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(self.data, indent=2, default=str) + "\n")
+        temporary.replace(self.path)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")

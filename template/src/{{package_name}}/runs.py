@@ -1,0 +1,32 @@
+"""Run directories: runs/<run-id>/ holds everything one run wrote, runs/LATEST names the newest."""
+
+import secrets
+import time
+from pathlib import Path
+
+LATEST = "LATEST"
+
+
+def new_run_id(experiment: str | None, smoke: bool) -> str:
+    """Sortable and readable: 20261126-181502-wide-3f9a, with '-smoke' for smoke runs."""
+    name = Path(experiment).stem if experiment else "base"
+    suffix = "-smoke" if smoke else ""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{name}{suffix}-{secrets.token_hex(2)}"
+
+
+def mark_latest(run_dir: Path) -> None:
+    (run_dir.parent / LATEST).write_text(run_dir.name + "\n")
+
+
+def resolve(runs_dir: Path, reference: str) -> Path:
+    """A run directory from 'latest', a run id, or a path."""
+    if reference == "latest":
+        marker = runs_dir / LATEST
+        if not marker.is_file():
+            raise FileNotFoundError(f"no runs yet in {runs_dir}: train first")
+        reference = marker.read_text().strip()
+    candidate = Path(reference)
+    run_dir = candidate if candidate.is_dir() else runs_dir / reference
+    if not (run_dir / "config.yaml").is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.yaml)")
+    return run_dir
