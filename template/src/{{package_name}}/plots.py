@@ -1,0 +1,87 @@
+"""Pictures of a run, written as PNG next to its metrics: look, don't guess.
+
+matplotlib is imported inside the functions: commands that draw nothing stay fast.
+"""
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+
+def prediction_grid(images: np.ndarray, predicted: list[str], actual: list[str]) -> np.ndarray:
+    """Up to 16 uint8 images (N, 28, 28) in a 4x4 grid, each captioned 'predicted / actual'.
+
+    Wrong predictions are captioned in red. Returns an RGB array (H, W, 3) for the tracker.
+    """
+    cell, caption, columns = 84, 14, 4
+    count = min(len(images), 16)
+    rows = (count + columns - 1) // columns
+    canvas = Image.new("RGB", (columns * cell, rows * (cell + caption)), "white")
+    draw = ImageDraw.Draw(canvas)
+    for index in range(count):
+        x, y = (index % columns) * cell, (index // columns) * (cell + caption)
+        tile = Image.fromarray(images[index]).resize((cell - 4, cell - 4)).convert("RGB")
+        canvas.paste(tile, (x + 2, y + 2))
+        colour = "black" if predicted[index] == actual[index] else "red"
+        draw.text((x + 2, y + cell), f"{predicted[index][:6]}/{actual[index][:6]}", fill=colour)
+    return np.asarray(canvas)
+
+
+def confusion_matrix(matrix: np.ndarray, classes: tuple[str, ...], path: Path) -> None:
+    """Rows are true classes, columns predictions; counts printed in each cell."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 7))
+    axes.imshow(matrix, cmap="Blues")
+    axes.set(
+        xticks=range(len(classes)),
+        yticks=range(len(classes)),
+        xlabel="predicted",
+        ylabel="true",
+        title="Confusion matrix",
+    )
+    axes.set_xticklabels(classes, rotation=45, ha="right")
+    axes.set_yticklabels(classes)
+    for (row, column), count in np.ndenumerate(matrix):
+        axes.text(
+            column,
+            row,
+            str(count),
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if count > matrix.max() / 2 else "black",
+        )
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def training_curves(records: list[dict], path: Path) -> None:
+    """Training and validation loss, and validation accuracy, against the step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(11, 4))
+    for name, axes in (
+        ("train/loss", loss_axes),
+        ("val/loss", loss_axes),
+        ("val/accuracy", accuracy_axes),
+    ):
+        points = [(r["step"], r[name]) for r in records if name in r]
+        if points:
+            axes.plot(*zip(*points, strict=True), label=name, marker="." if "val" in name else "")
+    loss_axes.set(xlabel="step", ylabel="loss", title="Loss")
+    accuracy_axes.set(xlabel="step", ylabel="accuracy", title="Validation accuracy")
+    for axes in (loss_axes, accuracy_axes):
+        axes.legend()
+        axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
