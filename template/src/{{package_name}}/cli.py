@@ -1,0 +1,274 @@
+"""The project's command line; `--help` on it, or on any command, explains the options.
+
+The loop of a research project, one command per stage:
+  download -> preprocess -> train -> eval -> infer        (and rerun, to repeat a run)
+Each command parses its options and calls one function. Heavy imports (torch) happen
+inside the commands, so that `--help` and shell completion stay fast.
+"""
+
+import contextlib
+import platform
+import subprocess
+import sys
+from collections.abc import Iterator
+from importlib.metadata import metadata
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import __version__
+
+app = typer.Typer(
+    help=metadata(__package__.replace("_", "-"))["Summary"],
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+Overrides = Annotated[
+    list[str] | None,
+    typer.Argument(help="Config overrides as key=value, e.g. train.lr=3e-4 model.width=64."),
+]
+Experiment = Annotated[
+    str | None,
+    typer.Option(
+        "--experiment", "-e", help="configs/experiment/NAME.yaml (or a path) over base.yaml."
+    ),
+]
+Smoke = Annotated[
+    bool, typer.Option("--smoke", help="Layer configs/smoke.yaml on top: tiny data, model, steps.")
+]
+PREEMPTED_EXIT_CODE = 75  # EX_TEMPFAIL: stopped cleanly, resume later
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Set options shared by every command."""
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Show problems the user can fix as one line, not a traceback."""
+    from .config import ConfigError
+    from .download import DownloadError
+    from .manifest import DirtyTreeError
+    from .train import NonFiniteError
+
+    try:
+        yield
+    except (
+        ConfigError,
+        DirtyTreeError,
+        DownloadError,
+        NonFiniteError,
+        FileNotFoundError,
+        ValueError,
+    ) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def download(
+    overrides: Overrides = None, experiment: Experiment = None, smoke: Smoke = False
+) -> None:
+    """Fetch the raw data (md5-verified, resumable) and record it in data/manifest.json."""
+    from .config import load_config, to_yaml
+    from .data import download as fetch_all
+    from .manifest import config_hash
+
+    with user_errors():
+        config = load_config(experiment, smoke, overrides)
+        for path in fetch_all(config.data, config_hash(to_yaml(config))):
+            typer.echo(f"ok {path}")
+
+
+@app.command()
+def preprocess(
+    overrides: Overrides = None, experiment: Experiment = None, smoke: Smoke = False
+) -> None:
+    """Turn the raw files into training arrays; record them in data/manifest.json."""
+    from .config import load_config, to_yaml
+    from .data import preprocess as convert
+    from .manifest import config_hash
+
+    with user_errors():
+        config = load_config(experiment, smoke, overrides)
+        for path in convert(config.data, config_hash(to_yaml(config))):
+            typer.echo(f"ok {path}")
+
+
+@app.command()
+def train(
+    overrides: Overrides = None,
+    experiment: Experiment = None,
+    smoke: Smoke = False,
+    resume: Annotated[
+        str | None,
+        typer.Option(help="Continue this run (id, path or 'latest') from its last checkpoint."),
+    ] = None,
+    allow_dirty: Annotated[
+        bool,
+        typer.Option(help="Train on uncommitted code; the diff is saved in the run directory."),
+    ] = False,
+) -> None:
+    """Train a model; everything the run writes goes to runs/<run-id>/.
+
+    Under torchrun every process runs this command and rank 0 alone writes, e.g.
+    torchrun --nproc-per-node 4 -m <package> train --experiment wide
+    """
+    from . import distributed, manifest, runs
+    from .config import from_yaml, load_config, to_yaml
+    from .data import manifest_path
+    from .train import Preempted
+    from .train import train as run_training
+
+    context = distributed.setup()
+    try:
+        with user_errors():
+            if resume:
+                if overrides or experiment or smoke:
+                    raise ValueError(
+                        "a resumed run keeps its config: drop the overrides and flags"
+                    )
+                run_dir = runs.resolve(Path("runs"), resume)
+                config = from_yaml(run_dir / "config.yaml")
+            else:
+                config = load_config(experiment, smoke, overrides)
+                run_id = runs.new_run_id(experiment, config.smoke) if context.is_main else None
+                run_dir = Path(config.runs_dir) / str(distributed.broadcast(run_id))
+            state = manifest.git_state()
+            manifest.require_clean_tree(state, allow_dirty or config.smoke, run_dir)
+        record = manifest.Manifest(run_dir)
+        if context.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "config.yaml").write_text(to_yaml(config))
+            runs.mark_latest(run_dir)
+            record.start(
+                command=[
+                    "train",
+                    *(overrides or []),
+                    *(["--experiment", experiment] if experiment else []),
+                    *(["--smoke"] if smoke else []),
+                    *(["--resume", resume] if resume else []),
+                    *(["--allow-dirty"] if allow_dirty else []),
+                ],
+                git=state,
+                seed=config.seed,
+                config=to_yaml(config),
+                world_size=context.world_size,
+                environment=manifest.environment(),
+                data=manifest.data_hashes(manifest_path(config.data)),
+            )
+            typer.echo(f"run {run_dir}")
+        with user_errors():  # a NaN loss is reported like any other user-fixable problem
+            try:
+                result = run_training(config, run_dir, resume=bool(resume))
+            except Preempted as stop:
+                if context.is_main:
+                    record.finish("interrupted", message=str(stop))
+                    typer.echo(f"{stop}: resume with --resume {run_dir.name}", err=True)
+                raise typer.Exit(PREEMPTED_EXIT_CODE) from None
+            except BaseException as error:
+                if context.is_main:
+                    record.finish("failed", error=error)
+                raise
+        if context.is_main:
+            record.finish("completed", result=result)
+            typer.echo(f"done: step {result['step']}, best val loss {result['best_val_loss']:.4f}")
+    finally:
+        distributed.teardown()
+
+
+@app.command("eval")
+def evaluate(
+    run: Annotated[str, typer.Argument(help="Run id, path, or 'latest'.")] = "latest",
+    split: Annotated[str, typer.Option(help="test or val.")] = "test",
+    weights: Annotated[str, typer.Option(help="best (lowest val loss) or last.")] = "best",
+    baseline: Annotated[str | None, typer.Option(help="Compare with this evaluated run.")] = None,
+) -> None:
+    """Score a run: eval/metrics.json, confusion matrix and training curves as PNG."""
+    import json
+
+    from . import runs
+    from .evaluate import compare, evaluate_run
+
+    with user_errors():
+        run_dir = runs.resolve(Path("runs"), run)
+        metrics = evaluate_run(run_dir, split, weights)
+        accuracy, loss = metrics["accuracy"], metrics["loss"]
+        typer.echo(f"{run_dir.name}: {split} accuracy {accuracy:.4f}, loss {loss:.4f}")
+        if baseline:
+            comparison = compare(metrics, runs.resolve(Path("runs"), baseline))
+            (run_dir / "eval" / "comparison.json").write_text(
+                json.dumps(comparison, indent=2) + "\n"
+            )
+            delta = comparison["delta"]
+            accuracy, loss = delta["accuracy"], delta["loss"]
+            typer.echo(f"vs {comparison['baseline']}: accuracy {accuracy:+.4f}, loss {loss:+.4f}")
+
+
+@app.command()
+def infer(
+    source: Annotated[Path, typer.Argument(help="An image, or a folder of images.")],
+    run: Annotated[str, typer.Option(help="Run id, path, or 'latest'.")] = "latest",
+    output: Annotated[Path, typer.Option(help="predictions.csv or .json")] = Path(
+        "predictions.csv"
+    ),
+) -> None:
+    """Predict the class of each image, with every class's probability."""
+    from . import runs
+    from .evaluate import load_model
+    from .infer import image_paths, predict, write
+
+    with user_errors():
+        model = load_model(runs.resolve(Path("runs"), run))
+        records = predict(model, image_paths(source))
+        write(records, output)
+        typer.echo(f"{len(records)} prediction(s) written to {output}")
+
+
+@app.command()
+def rerun(run: Annotated[str, typer.Argument(help="Run id, path, or 'latest'.")]) -> None:
+    """Run a recorded run's command again, as a new run; warns when the code has changed."""
+    from . import manifest, runs
+
+    with user_errors():
+        record = manifest.Manifest(runs.resolve(Path("runs"), run))
+        first = record.attempts[0]
+    recorded, current = first["git"]["commit"], manifest.git_state()["commit"]
+    if recorded != current:
+        typer.echo(
+            f"warning: the run used commit {recorded}, the code is now at {current}", err=True
+        )
+    command = first["command"]
+    typer.echo("rerunning: " + " ".join(command))
+    raise typer.Exit(subprocess.run([sys.executable, "-m", __package__, *command]).returncode)
+
+
+@app.command()
+def info() -> None:
+    """Print the versions this project runs with: Python, PyTorch, CUDA and the GPUs seen."""
+    import torch
+
+    typer.echo(f"{__package__} {__version__}")
+    typer.echo(f"python {platform.python_version()} ({platform.platform()})")
+    typer.echo(f"torch {torch.__version__}, built for CUDA {torch.version.cuda or 'none'}")
+    if torch.cuda.is_available():
+        for index in range(torch.cuda.device_count()):
+            typer.echo(f"gpu {index}: {torch.cuda.get_device_name(index)}")
+    else:
+        typer.echo("gpu: none visible (running on CPU)")
