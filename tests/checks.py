@@ -12,6 +12,9 @@ import yaml
 from copier import run_copy
 
 
+BINARY_SUFFIXES = {".gz", ".png"}  # the smoke dataset and sample images
+
+
 def render(template_dir: Path, dest: Path, data: dict[str, Any]) -> Path:
     """Render the template non-interactively into `dest` (defaults for what `data` omits)."""
     run_copy(str(template_dir), dest, data=data, defaults=True, quiet=True)
@@ -35,9 +38,12 @@ def parse_all(project: Path) -> dict[str, Any]:
     parsed: dict[str, Any] = {}
     for path in generated_files(project):
         relative = path.relative_to(project).as_posix()
+        if path.suffix in BINARY_SUFFIXES:
+            assert path.stat().st_size > 0, f"{relative} is empty"
+            continue
         text = path.read_text(encoding="utf-8")
         assert text.strip(), f"{relative} is empty"
-        for marker in ("{{", "}}", "{%", "%}", "{#", "#}"):
+        for marker in ("{{", "{%", "{#"):  # openers: closers like '}}' are common in code
             assert marker not in text or marker in typed, f"{relative} holds Jinja: {marker}"
         if path.suffix == ".toml":
             parsed[relative] = tomllib.loads(text)

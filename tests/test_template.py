@@ -84,6 +84,10 @@ def rendered(
     for number, combination in enumerate(COMBINATIONS):
         data = {**combination, "project_name": f"Matrix {number}"}
         projects.append((combination, render(template_dir, root / f"p{number}", data)))
+    # The longest and shortest package names: generated lines must fit ruff's limits.
+    for package in ("p" * 50, "pk"):
+        data = {**COMBINATIONS[0], "project_name": package, "package_name": package}
+        projects.append((COMBINATIONS[0], render(template_dir, root / package, data)))
     return projects
 
 
