@@ -37,7 +37,7 @@ def make_history(directory: Path) -> Path:
         copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy2
         copy(ROOT / name, source / name)
     readme = source / "template" / "README.md.jinja"
-    readme.write_text(readme.read_text().replace("## Use\n", "## Usage\n"))
+    readme.write_text(readme.read_text().replace("## Layout\n", "## Repository layout\n"))
     template_history.record_release(source, NEXT, bundle)
     return bundle
 
@@ -51,7 +51,7 @@ def timed(command: list[str], project: Path, env: dict[str, str], runs: int) -> 
         subprocess.run(command, cwd=project, env=env, check=True, capture_output=True)
         if attempt:  # the first run warms caches
             samples.append(time.perf_counter() - start)
-    assert "## Usage" in (project / "README.md").read_text()
+    assert "## Repository layout" in (project / "README.md").read_text()
     return statistics.median(samples)
 
 

@@ -46,7 +46,7 @@ def project(tmp_path: Path) -> Path:
 
 def test_edits_are_kept_and_template_changes_arrive(history: History, project: Path) -> None:
     def change(source: Path) -> None:
-        replace_in(source / README_TEMPLATE, "## Use\n", "## Usage\n")
+        replace_in(source / README_TEMPLATE, "## Layout\n", "## Repository layout\n")
         (source / "template" / "CONTRIBUTING.md").write_text("Small, atomic commits.\n")
 
     history.release(NEXT, change)
@@ -57,7 +57,7 @@ def test_edits_are_kept_and_template_changes_arrive(history: History, project: P
     result = update_project(project, bundle=history.bundle, defaults=True)
 
     assert (result.old_version, result.new_version) == (__version__, NEXT)
-    assert "## Usage\n" in (project / "README.md").read_text()
+    assert "## Repository layout\n" in (project / "README.md").read_text()
     assert (project / "CONTRIBUTING.md").read_text() == "Small, atomic commits.\n"
     assert cli.read_text().endswith("# my own addition\n")
     assert answers(project)["_commit"] == f"v{NEXT}"
@@ -67,9 +67,12 @@ def test_edits_are_kept_and_template_changes_arrive(history: History, project: P
 
 def conflicting(history: History, project: Path) -> None:
     history.release(
-        NEXT, lambda source: replace_in(source / README_TEMPLATE, "## Use\n", "## Usage\n")
+        NEXT,
+        lambda source: replace_in(
+            source / README_TEMPLATE, "## Layout\n", "## Repository layout\n"
+        ),
     )
-    replace_in(project / "README.md", "## Use\n", "## How to use it\n")
+    replace_in(project / "README.md", "## Layout\n", "## Where things are\n")
     commit(project, "docs: my heading")
 
 
@@ -80,7 +83,7 @@ def test_conflicts_are_reported_with_markers(history: History, project: Path) ->
     assert raised.value.files == ["README.md"]
     readme = (project / "README.md").read_text()
     assert "<<<<<<< " in readme and ">>>>>>> " in readme
-    assert "## How to use it" in readme and "## Usage" in readme
+    assert "## Where things are" in readme and "## Repository layout" in readme
 
 
 def test_conflicts_as_rej_files(history: History, project: Path) -> None:
@@ -88,8 +91,8 @@ def test_conflicts_as_rej_files(history: History, project: Path) -> None:
     with pytest.raises(ConflictError) as raised:
         update_project(project, bundle=history.bundle, defaults=True, conflict="rej")
     assert raised.value.files == ["README.md.rej"]
-    assert "## Usage\n" in (project / "README.md").read_text()
-    assert "+## How to use it" in (project / "README.md.rej").read_text()
+    assert "## Repository layout\n" in (project / "README.md").read_text()
+    assert "+## Where things are" in (project / "README.md.rej").read_text()
 
 
 def test_cli_exits_non_zero_and_lists_conflicts(
@@ -112,11 +115,14 @@ def test_changing_an_answer_regenerates_dependent_files(project: Path) -> None:
         "README.md",
         "environment.yml",
         "pyproject.toml",
+        "src/proj/tracking.py",
+        "tests/conftest.py",
     }
     environment = yaml.safe_load((project / "environment.yml").read_text())
     assert not any("cuda" in pin for pin in environment["dependencies"])
     assert "mlflow >=2.16" in environment["dependencies"]
     assert "mlflow>=" in (project / "pyproject.toml").read_text()
+    assert "import mlflow" in (project / "src" / "proj" / "tracking.py").read_text()
     assert "CPU-only PyTorch" in (project / "README.md").read_text()
     assert answers(project)["cuda_version"] == "none"
 
@@ -211,11 +217,14 @@ def plain_copier_update(project: Path, bundle: Path, *extra: str) -> subprocess.
 
 def test_plain_copier_update_works(history: History, project: Path) -> None:
     history.release(
-        NEXT, lambda source: replace_in(source / README_TEMPLATE, "## Use\n", "## Usage\n")
+        NEXT,
+        lambda source: replace_in(
+            source / README_TEMPLATE, "## Layout\n", "## Repository layout\n"
+        ),
     )
     result = plain_copier_update(project, history.bundle)
     assert result.returncode == 0, result.stderr
-    assert "## Usage\n" in (project / "README.md").read_text()
+    assert "## Repository layout\n" in (project / "README.md").read_text()
     assert answers(project)["_commit"] == f"v{NEXT}"
 
 
