@@ -86,8 +86,8 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
         initial=step,
         desc="train",
         leave=False,
-        disable=not context.is_main or None,
-    )  # None: shown on terminals only
+        disable=not context.is_main or None,  # rank 0 only; None: only on a terminal
+    )
     window = {"start": time.perf_counter(), "data_wait": 0.0, "steps": 0}
     batches, loss = None, torch.zeros((), device=device)
 
@@ -123,6 +123,7 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
                 )
 
             # One optimiser step over grad_accum_steps micro-batches.
+            optimizer.zero_grad(set_to_none=True)  # (gradients stay inspectable after the step)
             wait_start = time.perf_counter()
             group = next(batches)
             window["data_wait"] += time.perf_counter() - wait_start
@@ -151,7 +152,6 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
             scaler.step(optimizer)
             scaler.update()
-            optimizer.zero_grad(set_to_none=True)
             schedule.step()
             step += 1
             window["steps"] += 1
@@ -161,13 +161,12 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
             loss = distributed.mean(loss)
             if tracker is not None and step % settings.log_every == 0:
                 elapsed = time.perf_counter() - window["start"]
+                throughput = window["steps"] * settings.batch_size / elapsed
                 tracker.scalars(
                     {
                         "train/loss": loss.item(),
                         "train/lr": schedule.get_last_lr()[0],
-                        "train/samples_per_second": window["steps"]
-                        * settings.batch_size
-                        / elapsed,
+                        "train/samples_per_second": throughput,
                         "train/data_wait_fraction": window["data_wait"] / elapsed,
                         **{f"grad_norm/{name}": value for name, value in norms.items()},
                     },
@@ -177,6 +176,8 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
             if tracker is not None and step % settings.histogram_every == 0:
                 for name, parameter in model.named_parameters():
                     tracker.histogram(f"weights/{name}", parameter, step)
+                    if parameter.grad is not None:
+                        tracker.histogram(f"gradients/{name}", parameter.grad, step)
             if tracker is not None and (
                 step % settings.eval_every == 0 or step == settings.max_steps
             ):
