@@ -9,9 +9,11 @@ PYTHON=${PYTHON:-python3}
 # The CPU wheel of torch that generated projects are tested with; override to taste.
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 
-if ! command -v git >/dev/null; then
-    echo "setup: git is required; installing it with apt-get" >&2
-    apt-get update -qq && apt-get install -y -qq git >/dev/null
+missing=""
+for tool in git make; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
+if [ -n "$missing" ]; then
+    echo "setup: installing$missing with apt-get" >&2
+    apt-get update -qq && apt-get install -y -qq $missing >/dev/null
 fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip setuptools
