@@ -111,7 +111,7 @@ def new(
             "set yours with `git config --global user.name/user.email`."
         )
     typer.echo(
-        f"\nNext:\n  cd {dest}\n  pip install --editable '.[dev]'\n  pytest\n  {package} --help"
+        f"\nNext:\n  cd {dest}\n  pip install --editable '.[dev]'\n  make smoke\n  {package} --help"
     )
 
 
