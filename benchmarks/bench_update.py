@@ -33,9 +33,7 @@ def make_history(directory: Path) -> Path:
     shutil.copy2(template_history.BUNDLE, bundle)
     source = directory / "source"
     source.mkdir()
-    for name in template_history.TEMPLATE_FILES:
-        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy2
-        copy(ROOT / name, source / name)
+    template_history.copy_template_files(ROOT, source)
     readme = source / "template" / "README.md.jinja"
     readme.write_text(readme.read_text().replace("## Layout\n", "## Repository layout\n"))
     template_history.record_release(source, NEXT, bundle)

@@ -103,6 +103,20 @@ def changelog_since(version: str, bundle: Path | None = None) -> str:
     return "\n".join(newer).strip()
 
 
+def copy_template_files(source: Path, dest: Path) -> None:
+    """Copy what a release holds (TEMPLATE_FILES) from a checkout `source` over `dest`."""
+    for name in TEMPLATE_FILES:
+        target = dest / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+        if (source / name).is_dir():
+            shutil.copytree(source / name, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source / name, target)
+
+
 def record_release(source: Path, version: str, bundle: Path = BUNDLE) -> bool:
     """Add the template in `source` (a scaffold checkout) to `bundle` as `v{version}`.
 
@@ -115,18 +129,7 @@ def record_release(source: Path, version: str, bundle: Path = BUNDLE) -> bool:
             git("clone", "--quiet", "--branch", "main", str(bundle), str(work))
         else:
             git("init", "--quiet", "--initial-branch=main", str(work))
-        for name in TEMPLATE_FILES:
-            target = work / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-            if (source / name).is_dir():
-                shutil.copytree(
-                    source / name, target, ignore=shutil.ignore_patterns("__pycache__")
-                )
-            else:
-                shutil.copy2(source / name, target)
+        copy_template_files(source, work)
         git("add", "--all", cwd=work)
         changed = bool(git("status", "--porcelain", cwd=work))
         if version in released_versions(bundle):

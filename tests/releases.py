@@ -22,11 +22,7 @@ class History:
         """Record the working tree's template, changed by `edit(source_root)`, as `version`."""
         source = self.directory / f"source-{version}"
         source.mkdir()
-        for name in template_history.TEMPLATE_FILES:
-            if (REPO_ROOT / name).is_dir():
-                shutil.copytree(REPO_ROOT / name, source / name)
-            else:
-                shutil.copy2(REPO_ROOT / name, source / name)
+        template_history.copy_template_files(REPO_ROOT, source)
         if edit is not None:
             edit(source)
         changelog = source / "CHANGELOG.md"

@@ -47,11 +47,7 @@ def test_changelog_has_a_section_per_release() -> None:
 def copy_of_source(tmp_path: Path) -> Path:
     source = tmp_path / "source"
     source.mkdir()
-    for name in template_history.TEMPLATE_FILES:
-        if (REPO_ROOT / name).is_dir():
-            shutil.copytree(REPO_ROOT / name, source / name)
-        else:
-            shutil.copy2(REPO_ROOT / name, source / name)
+    template_history.copy_template_files(REPO_ROOT, source)
     return source
 
 
