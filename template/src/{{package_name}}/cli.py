@@ -86,14 +86,9 @@ def download(
     overrides: Overrides = None, experiment: Experiment = None, smoke: Smoke = False
 ) -> None:
     """Fetch the raw data (md5-verified, resumable) and record it in data/manifest.json."""
-    from .config import load_config, to_yaml
-    from .data import download as fetch_all
-    from .manifest import config_hash
+    from .data import download as stage
 
-    with user_errors():
-        config = load_config(experiment, smoke, overrides)
-        for path in fetch_all(config.data, config_hash(to_yaml(config))):
-            typer.echo(f"ok {path}")
+    _data_stage(stage, overrides, experiment, smoke)
 
 
 @app.command()
@@ -101,13 +96,19 @@ def preprocess(
     overrides: Overrides = None, experiment: Experiment = None, smoke: Smoke = False
 ) -> None:
     """Turn the raw files into training arrays; record them in data/manifest.json."""
+    from .data import preprocess as stage
+
+    _data_stage(stage, overrides, experiment, smoke)
+
+
+def _data_stage(stage, overrides: list[str] | None, experiment: str | None, smoke: bool) -> None:
+    """Run a data stage on the configured data; it records its outputs in the data manifest."""
     from .config import load_config, to_yaml
-    from .data import preprocess as convert
     from .manifest import config_hash
 
     with user_errors():
         config = load_config(experiment, smoke, overrides)
-        for path in convert(config.data, config_hash(to_yaml(config))):
+        for path in stage(config.data, config_hash(to_yaml(config))):
             typer.echo(f"ok {path}")
 
 
