@@ -110,9 +110,8 @@ def new(
             "git has no user.name/user.email here, so that commit uses the project's author; "
             "set yours with `git config --global user.name/user.email`."
         )
-    typer.echo(
-        f"\nNext:\n  cd {dest}\n  pip install --editable '.[dev]'\n  make smoke\n  {package} --help"
-    )
+    steps = [f"cd {dest}", "pip install --editable '.[dev]'", "make smoke", f"{package} --help"]
+    typer.echo("\nNext:\n" + "".join(f"  {step}\n" for step in steps), nl=False)
 
 
 ConflictMode = Literal["inline", "rej"]
