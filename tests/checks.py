@@ -11,7 +11,6 @@ from typing import Any
 import yaml
 from copier import run_copy
 
-
 BINARY_SUFFIXES = {".gz", ".png"}  # the smoke dataset and sample images
 
 

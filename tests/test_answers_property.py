@@ -45,7 +45,9 @@ one_line = (
 # Shrinking a failure re-renders hundreds of projects (minutes): report it unshrunk instead.
 @settings(
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(project_name=one_line, description=one_line, author_name=one_line)
 def test_answers_round_trip(
