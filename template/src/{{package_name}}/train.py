@@ -23,6 +23,7 @@ from .config import Config, to_yaml
 from .data import CLASSES, MEAN, STD
 from .dataset import make_dataset
 from .model import ConvNet
+from .plots import prediction_grid
 from .tracking import Tracker
 
 
@@ -317,8 +318,6 @@ def evaluate(
         correct += (predicted == labels).sum().item()
         predictions.append(predicted.cpu())
     model.train()
-    from .plots import prediction_grid
-
     images, labels = dataset.tensors
     shown = ((images[:16, 0] * STD + MEAN) * 255).clamp(0, 255).byte().numpy()
     predicted = torch.cat(predictions)[:16].tolist()
