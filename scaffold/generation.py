@@ -21,8 +21,6 @@ import yaml
 from scaffold import git, template_history
 from scaffold.errors import ScaffoldError
 
-ANSWERS_FILE = ".copier-answers.yml"
-
 
 @dataclass(frozen=True)
 class NewProject:
@@ -166,7 +164,7 @@ def _render(
         ) from error
     except (CopierError, ValueError) as error:
         raise ScaffoldError(str(error)) from error
-    answers = yaml.safe_load((staging / ANSWERS_FILE).read_text(encoding="utf-8"))
+    answers = yaml.safe_load((staging / template_history.ANSWERS_FILE).read_text(encoding="utf-8"))
     version = str(answers.get("_commit", "unversioned")).removeprefix("v")
     return answers, version
 

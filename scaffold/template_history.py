@@ -28,6 +28,7 @@ PUBLIC_URL = "https://github.com/scaffold-ml/scaffold.git"
 BUNDLE = Path(__file__).parent / "data" / "template-history.bundle"
 HISTORY_VARIABLE = "SCAFFOLD_TEMPLATE_HISTORY"
 TEMPLATE_FILES = ("copier.yml", "template", "CHANGELOG.md")
+ANSWERS_FILE = ".copier-answers.yml"  # where generated repos record answers (copier.yml)
 
 
 def history_bundle(bundle: Path | None = None) -> Path:
