@@ -202,6 +202,8 @@ def _template_renames(
     Copier drops such edits silently (it deletes the old path and writes the new one
     fresh), so they are collected here, before the update, to be merged afterwards.
     """
+    if current == target:  # only answers change: the template's files stay where they are
+        return []
     with tempfile.TemporaryDirectory(prefix="scaffold-renames-") as tmp:
         history = Path(tmp) / "history"
         git.git("clone", "--quiet", "--bare", str(bundle), str(history))
