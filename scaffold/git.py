@@ -29,16 +29,45 @@ def config_value(key: str, cwd: Path | None = None) -> str:
     return git("config", "--get", key, cwd=cwd, check=False)
 
 
+def repo_root(path: Path) -> Path | None:
+    """The top of the git work tree holding `path` (as git finds it), or None outside one."""
+    start = path if path.is_dir() else path.parent
+    if not start.is_dir():
+        return None
+    top = git("rev-parse", "--show-toplevel", cwd=start, check=False)
+    return Path(top).resolve() if top else None
+
+
 def is_repo_root(path: Path) -> bool:
     """Whether `path` is the top of a git work tree."""
-    top = git("rev-parse", "--show-toplevel", cwd=path, check=False) if path.is_dir() else ""
-    return bool(top) and Path(top).resolve() == path.resolve()
+    return repo_root(path) == path.resolve()
+
+
+def status_entries(repo: Path) -> list[tuple[str, str]]:
+    """`git status` as (two-letter code, path) pairs; untracked files are code '??'.
+
+    Read with -z, so paths with spaces, quotes or non-ASCII characters come back exactly,
+    and a rename yields its new path.
+    """
+    output = git("status", "--porcelain", "-z", "--untracked-files=all", cwd=repo)
+    fields = output.split("\0")
+    entries = []
+    index = 0
+    while index < len(fields):
+        field = fields[index]
+        index += 1
+        if not field:
+            continue
+        code, path = field[:2], field[3:]
+        if code[0] in "RC":  # a rename or copy is followed by its source path
+            index += 1
+        entries.append((code, path))
+    return entries
 
 
 def dirty_paths(repo: Path) -> list[str]:
     """Modified, staged and untracked (not ignored) paths: what `git status` would show."""
-    status = git("status", "--porcelain", "--untracked-files=all", cwd=repo)
-    return [line[3:] for line in status.splitlines()]
+    return [path for _, path in status_entries(repo)]
 
 
 def head_commit(repo: Path) -> str:
