@@ -1,30 +1,34 @@
-"""Record the template in this checkout as release `scaffold.__version__`.
+"""Record the template in this checkout as a new release, if it changed.
 
-Run it after changing `copier.yml`, `template/` or `CHANGELOG.md`, with a version bump:
+Run it after changing `copier.yml`, `template/` or `CHANGELOG.md`, having added a
+`## vX.Y.Z` section at the top of CHANGELOG.md (that heading is the version released):
 
     python scripts/release_template.py
 
 It appends a tagged commit to scaffold/data/template-history.bundle, which ships with the
-package so that `scaffold update` can regenerate any released version offline.
+package so that `scaffold update` can regenerate any released version offline, and pins
+the new tag's tree in scaffold/data/template-releases.txt. The template's versions are its
+own: a change to the `scaffold` package alone releases nothing.
 """
 
 import sys
 from pathlib import Path
 
-from scaffold import __version__
 from scaffold.errors import ScaffoldError
-from scaffold.template_history import BUNDLE, record_release
+from scaffold.template_history import BUNDLE, latest_version, record_release
 
 
 def main() -> int:
     root = Path(__file__).resolve().parent.parent
     try:
-        added = record_release(root, __version__)
+        version = record_release(root)
     except ScaffoldError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    state = "recorded" if added else "already recorded, unchanged"
-    print(f"template v{__version__} {state} in {BUNDLE.relative_to(root)}")
+    if version is None:
+        print(f"nothing to release: the template equals v{latest_version()}, its newest release")
+    else:
+        print(f"template v{version} recorded in {BUNDLE.relative_to(root)}")
     return 0
 
 

@@ -17,6 +17,9 @@ class History:
         self.directory = directory
         self.bundle = directory / "history.bundle"
         shutil.copy2(template_history.BUNDLE, self.bundle)
+        shutil.copy2(
+            template_history.release_record(), template_history.release_record(self.bundle)
+        )
 
     def release(self, version: str, edit: Callable[[Path], None] | None = None) -> None:
         """Record the working tree's template, changed by `edit(source_root)`, as `version`."""
@@ -28,7 +31,7 @@ class History:
         changelog = source / "CHANGELOG.md"
         head, _, rest = changelog.read_text(encoding="utf-8").partition("\n## ")
         changelog.write_text(f"{head}\n## v{version}\n\n- Made by a test.\n\n## {rest}")
-        template_history.record_release(source, version, self.bundle)
+        assert template_history.record_release(source, self.bundle) == version
 
 
 def replace_in(path: Path, old: str, new: str) -> None:
