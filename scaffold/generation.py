@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from scaffold import answers as answers_module
 from scaffold import git, template_history
 from scaffold.errors import ScaffoldError
 
@@ -131,25 +132,33 @@ def _render(
 ) -> tuple[dict[str, Any], str]:
     """Run copier into `staging`; return the recorded answers and the template version."""
     from copier import run_copy
-    from copier.errors import CopierError, InteractiveSessionError
+    from copier.errors import InteractiveSessionError
 
     user_defaults = {"project_name": name, **_git_identity_defaults()}
-    source = nullcontext(template) if template else template_history.served_from()
-    vcs_ref = None
-    if template_version:
-        vcs_ref = f"v{template_version}"
+    if template:
+        source = nullcontext(template)
+        vcs_ref = f"v{template_version}" if template_version else None
+        questions = answers_module.local_template_questions(template)
+    else:
+        source = template_history.served_from()
         available = template_history.released_versions()
-        if not template and template_version not in available:
+        version = (template_version or available[-1]).removeprefix("v")
+        if version not in available:
             raise ScaffoldError(
-                f"There is no template version {template_version}; "
+                f"There is no template version {version}; "
                 f"this scaffold has {', '.join(available)}."
             )
+        vcs_ref = f"v{version}"
+        questions = answers_module.questions_from(
+            template_history.show(version, "copier.yml").decode("utf-8")
+        )
+    checked = answers_module.check(data, questions) if questions is not None else data
     try:
         with source as src_path:
             run_copy(
                 src_path,
                 staging,
-                data=data,
+                data=checked,
                 defaults=defaults,
                 user_defaults=user_defaults,
                 vcs_ref=vcs_ref,
@@ -162,8 +171,10 @@ def _render(
             "No terminal to ask the questions in: pass --defaults, "
             "and --data key=value for the answers you want to set."
         ) from error
-    except (CopierError, ValueError) as error:
-        raise ScaffoldError(str(error)) from error
+    except Exception as error:
+        if user_error := answers_module.copier_rejection(error):
+            raise user_error from error
+        raise
     answers = yaml.safe_load((staging / template_history.ANSWERS_FILE).read_text(encoding="utf-8"))
     version = str(answers.get("_commit", "unversioned")).removeprefix("v")
     return answers, version

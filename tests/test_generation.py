@@ -19,11 +19,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scaffold import __version__
+from scaffold import template_history
 from scaffold.errors import ScaffoldError
 from scaffold.generation import new_project
 from scaffold.git import dirty_paths, git
 from scaffold.template_history import PUBLIC_URL
+
+TEMPLATE_VERSION = template_history.latest_version()
 
 
 def leftovers(directory: Path) -> list[str]:
@@ -36,11 +38,11 @@ def test_defaults_give_a_clean_committed_repo(tmp_path: Path) -> None:
     assert project.path == tmp_path / "demo"
     assert dirty_paths(project.path) == []
     message = git("log", "--format=%s", cwd=project.path)
-    assert message == f"chore: generate project from scaffold template v{__version__}"
+    assert message == f"chore: generate project from scaffold template v{TEMPLATE_VERSION}"
     assert git("branch", "--show-current", cwd=project.path) == "main"
     answers = yaml.safe_load((project.path / ".copier-answers.yml").read_text())
     assert answers["_src_path"] == PUBLIC_URL
-    assert answers["_commit"] == f"v{__version__}"
+    assert answers["_commit"] == f"v{TEMPLATE_VERSION}"
     assert answers["project_name"] == "demo"
     assert leftovers(tmp_path) == ["demo"]
 
@@ -150,6 +152,7 @@ class Terminal:
 
 def test_interactive_prompts_validate_and_generate(tmp_path: Path) -> None:
     terminal = Terminal("new", "demo", cwd=tmp_path)
+    terminal.expect("Ctrl-U clears it")  # typing at a prompt appends to the default
     terminal.expect("Project name")
     terminal.type("\r")  # accept the default: the directory's name
     terminal.expect("Python package")
@@ -194,7 +197,7 @@ def test_plain_copier_copies_this_repository_without_trust(tmp_path: Path) -> No
     root = Path(__file__).resolve().parent.parent
     source = tmp_path / "clone"
     git("clone", "--quiet", str(root), str(source))
-    subprocess.run(["git", "-C", str(source), "tag", f"v{__version__}"], check=True)
+    subprocess.run(["git", "-C", str(source), "tag", f"v{TEMPLATE_VERSION}"], check=True)
     subprocess.run(
         [
             sys.executable,
