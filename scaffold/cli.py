@@ -4,18 +4,52 @@ Heavy imports (copier, jinja, yaml) happen inside the commands, so that `scaffol
 and shell completion start fast. tests/test_cli.py keeps it so.
 """
 
+import functools
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal, NoReturn
+from typing import Annotated, Any, Literal
 
 import typer
 
 from scaffold import __version__
-from scaffold.errors import ConflictError, ScaffoldError
+from scaffold.errors import ScaffoldError
 
-app = typer.Typer(
+
+class _Scaffold(typer.Typer):
+    """A Typer whose commands all report a ScaffoldError the same way: its message and
+    details on stderr, no traceback, its exit code. New commands get this for free."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable], Callable]:
+        register = super().command(*args, **kwargs)
+
+        def decorator(function: Callable) -> Callable:
+            @functools.wraps(function)
+            def reporting(*call_args: Any, **call_kwargs: Any) -> Any:
+                try:
+                    return function(*call_args, **call_kwargs)
+                except ScaffoldError as error:
+                    typer.echo(f"error: {error}", err=True)
+                    for line in error.details:
+                        typer.echo(f"  {line}", err=True)
+                    raise typer.Exit(error.exit_code) from None
+
+            register(reporting)
+            return function
+
+        return decorator
+
+
+app = _Scaffold(
     help="Generate complete, working ML research repositories and keep them up to date.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+)
+
+# copier's prompts start with the default already typed in: typing appends to it.
+PROMPT_HINT = (
+    "Each answer starts filled in with its default: Enter keeps it, "
+    "Ctrl-U clears it so you can type your own."
 )
 
 DataOption = Annotated[
@@ -25,29 +59,26 @@ DataOption = Annotated[
         "-d",
         metavar="KEY=VALUE",
         help="Answer a question without being asked; repeat for several. "
-        "Lists are YAML: --data 'platforms=\\[linux-64, osx-arm64]'.",
+        "Lists: --data platforms=linux-64,osx-arm64.",
     ),
 ]
 
 
-def _fail(error: ScaffoldError) -> NoReturn:
-    typer.echo(f"error: {error}", err=True)
-    raise typer.Exit(error.exit_code)
-
-
 def _parse_data(pairs: list[str] | None) -> dict[str, str]:
-    data = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            _fail(ScaffoldError(f"--data {pair!r} is not KEY=VALUE (e.g. --data tracker=mlflow)."))
-        data[key.strip()] = value
-    return data
+    from scaffold.answers import parse_pairs
+
+    return parse_pairs(pairs or [])
 
 
 def _print_version(value: bool) -> None:
     if value:
-        typer.echo(f"scaffold {__version__}")
+        from scaffold.template_history import latest_version
+
+        try:
+            template = f"template v{latest_version()}"
+        except ScaffoldError as error:
+            template = f"template history unreadable: {error}"
+        typer.echo(f"scaffold {__version__} ({template})")
         raise typer.Exit()
 
 
@@ -90,17 +121,16 @@ def new(
     """Generate a new ML project at DEST: asks its questions, or takes --defaults."""
     from scaffold.generation import new_project
 
-    try:
-        project = new_project(
-            dest,
-            data=_parse_data(data),
-            defaults=defaults,
-            init_git=git,
-            template_version=template_version,
-            template=template,
-        )
-    except ScaffoldError as error:
-        _fail(error)
+    if not defaults and sys.stdin.isatty():
+        typer.echo(PROMPT_HINT, err=True)
+    project = new_project(
+        dest,
+        data=_parse_data(data),
+        defaults=defaults,
+        init_git=git,
+        template_version=template_version,
+        template=template,
+    )
     package = project.answers["package_name"]
     typer.echo(f"Created {project.path} from template v{project.template_version}.")
     if project.commit:
@@ -119,7 +149,9 @@ ConflictMode = Literal["inline", "rej"]
 
 @app.command()
 def update(
-    path: Annotated[Path, typer.Argument(help="The generated repo to update.")] = Path("."),
+    path: Annotated[
+        Path, typer.Argument(help="The generated repo to update (or any folder inside it).")
+    ] = Path("."),
     to: Annotated[
         str | None, typer.Option("--to", help="Template version to update to (default: newest).")
     ] = None,
@@ -140,25 +172,19 @@ def update(
     """Merge a newer template version into a generated repo, keeping your edits."""
     from scaffold import update as updating
 
-    try:
-        if check:
-            status = updating.check(path)
-            if not status.available:
-                typer.echo(f"Up to date: template v{status.current} is the newest.")
-                return
-            typer.echo(f"Template v{status.latest} is available (this repo: v{status.current}).")
-            typer.echo(f"\n{status.changelog}\n\nRun `scaffold update` to merge it.")
+    if check:
+        status = updating.check(path)
+        if not status.available:
+            typer.echo(f"Up to date: template v{status.current} is the newest.")
             return
-        result = updating.update_project(
-            path, to_version=to, data=_parse_data(data), defaults=defaults, conflict=conflict
-        )
-    except ConflictError as error:
-        typer.echo(f"error: {error}", err=True)
-        for name in error.files:
-            typer.echo(f"  conflict: {name}", err=True)
-        raise typer.Exit(error.exit_code) from None
-    except ScaffoldError as error:
-        _fail(error)
+        typer.echo(f"Template v{status.latest} is available (this repo: v{status.current}).")
+        typer.echo(f"\n{status.changelog}\n\nRun `scaffold update` to merge it.")
+        return
+    if not defaults and sys.stdin.isatty():
+        typer.echo(PROMPT_HINT, err=True)
+    result = updating.update_project(
+        path, to_version=to, data=_parse_data(data), defaults=defaults, conflict=conflict
+    )
     if not result.changed:
         typer.echo(f"Nothing to do: already at template v{result.new_version}.")
         return
@@ -166,14 +192,16 @@ def update(
     for name in result.changed:
         typer.echo(f"  {name}")
     typer.echo(
-        "\nReview with `git diff`, then commit, e.g. "
-        f"git commit -am 'chore: update scaffold template to v{result.new_version}'"
+        "\nThe whole update is staged. Review it with `git diff --staged`, then commit it:\n"
+        f"  git commit -m '{result.commit_message}'"
     )
 
 
 @app.command()
 def doctor(
-    path: Annotated[Path, typer.Argument(help="The generated repo to diagnose.")] = Path("."),
+    path: Annotated[
+        Path, typer.Argument(help="The generated repo to diagnose (or any folder inside it).")
+    ] = Path("."),
 ) -> None:
     """Diagnose a generated repo: git state, template version; exits 1 when action is needed."""
     from scaffold.doctor import diagnose

@@ -1,16 +1,19 @@
 """`scaffold doctor`: diagnose a generated repo and say what to do about each finding.
 
-Each check is a small function returning a `Finding`; `diagnose` runs them all. Later
-checks (GPU driver against the locked CUDA, lock freshness, hooks installed) join the
-list in `CHECKS`.
+Each check is a small function returning a `Finding`; `diagnose` runs them all on the top
+of the repo holding the given path (found as git finds it). Later checks (GPU driver
+against the locked CUDA, lock freshness, hooks installed) join the list in `CHECKS`.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scaffold import git, update
+from scaffold import git, template_history, update
 from scaffold.errors import ScaffoldError
+
+# Untracked files with these suffixes are code or configuration the next commit would miss.
+SOURCE_SUFFIXES = (".py", ".pyi", ".yaml", ".yml", ".toml", ".cfg", ".jinja", ".sh")
 
 
 @dataclass(frozen=True)
@@ -24,18 +27,33 @@ class Finding:
 
 def check_git(project: Path) -> Finding:
     if not git.is_repo_root(project):
-        return Finding("git", False, "not the top of a git repository: run `git init`.")
-    dirty = git.dirty_paths(project)
-    if dirty:
-        return Finding("git", True, f"{len(dirty)} uncommitted change(s).")
+        return Finding(
+            "git", False, f"{project} is not inside a git repository: run `git init` there."
+        )
+    entries = git.status_entries(project)
+    if any(path == template_history.ANSWERS_FILE for _, path in entries):
+        return Finding(
+            "git",
+            False,
+            f"a template update is not committed ({template_history.ANSWERS_FILE} changed): "
+            "review it with `git diff --staged`, then `git add --all && git commit`.",
+        )
+    untracked = [path for code, path in entries if code == "??" and path.endswith(SOURCE_SUFFIXES)]
+    if untracked:
+        listing = ", ".join(untracked[:5]) + (", ..." if len(untracked) > 5 else "")
+        return Finding(
+            "git",
+            False,
+            f"{len(untracked)} untracked source file(s) that commits would miss: {listing}; "
+            "`git add` them (or list them in .gitignore).",
+        )
+    if entries:
+        return Finding("git", True, f"{len(entries)} uncommitted change(s).")
     return Finding("git", True, "clean work tree.")
 
 
 def check_template(project: Path) -> Finding:
-    try:
-        status = update.check(project)
-    except ScaffoldError as error:
-        return Finding("template", False, str(error))
+    status = update.check(project)
     if status.available:
         return Finding(
             "template",
@@ -49,6 +67,17 @@ def check_template(project: Path) -> Finding:
 CHECKS: list[Callable[[Path], Finding]] = [check_git, check_template]
 
 
-def diagnose(project: Path) -> list[Finding]:
-    """Run every check on `project`."""
-    return [check(project) for check in CHECKS]
+def diagnose(path: Path) -> list[Finding]:
+    """Run every check on the repo holding `path`; a check that cannot run is a failure."""
+    try:
+        project = git.repo_root(path) or path.resolve()
+    except ScaffoldError as error:  # e.g. git is not installed
+        return [Finding("git", False, str(error))]
+    findings = []
+    for check in CHECKS:
+        name = check.__name__.removeprefix("check_")
+        try:
+            findings.append(check(project))
+        except ScaffoldError as error:
+            findings.append(Finding(name, False, str(error)))
+    return findings

@@ -1,7 +1,8 @@
 """The one exception type users see.
 
 Core functions raise `ScaffoldError` for every problem the user can fix; the CLI prints
-its message without a traceback and exits with `exit_code`. Anything else is a bug.
+its message (and `details`, one per line) without a traceback and exits with `exit_code`,
+in one place for every command. Anything else is a bug and keeps its traceback.
 """
 
 
@@ -9,6 +10,11 @@ class ScaffoldError(Exception):
     """A problem the user can fix. The message says what went wrong and what to do next."""
 
     exit_code = 1
+
+    @property
+    def details(self) -> list[str]:
+        """Extra lines to show under the message (e.g. the files in conflict)."""
+        return []
 
 
 class ConflictError(ScaffoldError):
@@ -19,3 +25,7 @@ class ConflictError(ScaffoldError):
     def __init__(self, message: str, files: list[str]) -> None:
         super().__init__(message)
         self.files = files
+
+    @property
+    def details(self) -> list[str]:
+        return [f"conflict: {name}" for name in self.files]

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from scaffold import answers as answers_module
 from scaffold import git, template_history
 from scaffold.errors import ConflictError, ScaffoldError
 
@@ -36,11 +37,12 @@ class UpdateStatus:
 
 @dataclass(frozen=True)
 class UpdateResult:
-    """What `update_project` changed; the changes are left uncommitted for review."""
+    """What `update_project` changed; the changes are staged, not committed, for review."""
 
     old_version: str
     new_version: str
     changed: list[str]
+    commit_message: str  # for the one commit that records the (staged) update
 
 
 def read_answers(project: Path) -> dict[str, Any]:
@@ -67,8 +69,8 @@ def template_version(answers: dict[str, Any]) -> str:
 
 def check(project: Path, *, bundle: Path | None = None) -> UpdateStatus:
     """Compare the repo's template version with the newest one shipped, with the changelog."""
-    current = template_version(read_answers(project))
-    latest = template_history.released_versions(bundle)[-1]
+    current = template_version(read_answers(_root_of(project)))
+    latest = template_history.latest_version(bundle)
     changelog = template_history.changelog_since(current, bundle) if latest != current else ""
     return UpdateStatus(current, latest, changelog)
 
@@ -84,11 +86,13 @@ def update_project(
 ) -> UpdateResult:
     """Merge template version `to_version` (default: newest) into `project`.
 
-    `data` changes answers (every file that depends on them is regenerated); `defaults`
-    keeps all other answers without asking. Raises ConflictError, leaving standard
-    conflict markers (or `.rej` files with conflict="rej"), when edits collide.
+    `project` may be any directory inside the repo. `data` changes answers (every file that
+    depends on them is regenerated); `defaults` keeps all other answers without asking. A
+    clean update is staged whole (new and deleted files too), so that the one commit the
+    result suggests records all of it. Raises ConflictError, leaving standard conflict
+    markers (or `.rej` files with conflict="rej"), when edits collide.
     """
-    project = project.resolve()
+    project = _root_of(project)
     bundle = template_history.history_bundle(bundle)
     _refuse_unsafe_start(project)
     answers = read_answers(project)
@@ -99,37 +103,58 @@ def update_project(
         )
     current = template_version(answers)
     target = _target_version(current, to_version, bundle)
-    if target == current and not data:
-        return UpdateResult(current, target, [])
+    new_answers = answers_module.check(
+        data or {},
+        answers_module.questions_from(
+            template_history.show(target, "copier.yml", bundle).decode("utf-8")
+        ),
+    )
+    if target == current and not new_answers:
+        return UpdateResult(current, target, [], "")
 
-    renames = _template_renames(current, target, answers, bundle, project)
     try:
-        _run_copier_update(project, target, data or {}, defaults, conflict, bundle)
-        _carry_edits_over_renames(project, renames)
+        renames = _template_renames(current, target, answers, bundle, project)
+        _run_copier_update(project, target, new_answers, defaults, conflict, bundle)
+        kept_binaries = _carry_edits_over_renames(project, renames)
     except BaseException:
         git.git("reset", "--quiet", "--hard", "HEAD", cwd=project)
         git.git("clean", "--quiet", "-d", "--force", cwd=project)
         raise
     changed = git.dirty_paths(project)
-    conflicts = _conflicted_files(project, changed)
+    conflicts = sorted({*_conflicted_files(project, changed), *kept_binaries})
     if conflicts:
         how = (
             "edit the *.rej files' hunks into place, delete the .rej files"
             if conflict == "rej"
             else "resolve the <<<<<<< / >>>>>>> markers"
         )
+        if kept_binaries:
+            how += (
+                "; your edited binary file(s) the template renamed stay at the old path "
+                "beside its new file: keep one of the two"
+            )
         raise ConflictError(
             f"Updated to template v{target}, with conflicts in {len(conflicts)} file(s): "
-            f"{how}, then `git add` and commit.",
+            f"{how}, then `git add --all` and commit.",
             conflicts,
         )
-    return UpdateResult(current, target, changed)
+    git.git("add", "--all", cwd=project)
+    if target != current:
+        message = f"chore: update scaffold template to v{target}"
+    else:
+        message = f"chore: change scaffold answers ({', '.join(sorted(new_answers))})"
+    return UpdateResult(current, target, changed, message)
+
+
+def _root_of(project: Path) -> Path:
+    """The top of the git repo holding `project`, as git finds it; `project` outside one."""
+    return git.repo_root(project) or project.resolve()
 
 
 def _refuse_unsafe_start(project: Path) -> None:
     if not git.is_repo_root(project):
         raise ScaffoldError(
-            f"{project} is not the top of a git repository; scaffold update merges through "
+            f"{project} is not inside a git repository; scaffold update merges through "
             "git. Run `git init && git add -A && git commit -m 'chore: import'` first."
         )
     dirty = git.dirty_paths(project)
@@ -157,10 +182,10 @@ def _target_version(current: str, requested: str | None, bundle: Path) -> str:
 
 
 def _run_copier_update(
-    project: Path, target: str, data: dict[str, str], defaults: bool, conflict: str, bundle: Path
+    project: Path, target: str, data: dict[str, Any], defaults: bool, conflict: str, bundle: Path
 ) -> None:
     from copier import run_update
-    from copier.errors import CopierError, InteractiveSessionError
+    from copier.errors import InteractiveSessionError
 
     try:
         with template_history.served_from(bundle):
@@ -180,8 +205,10 @@ def _run_copier_update(
             "The new template version asks new questions and there is no terminal: "
             "pass --defaults, or --data key=value for them."
         ) from error
-    except (CopierError, ValueError) as error:
-        raise ScaffoldError(str(error)) from error
+    except Exception as error:
+        if user_error := answers_module.copier_rejection(error):
+            raise user_error from error
+        raise
 
 
 @dataclass(frozen=True)
@@ -190,8 +217,8 @@ class _Rename:
 
     old: str
     new: str
-    old_template_text: str  # what the old version rendered at `old`
-    user_text: str  # what the repo held at `old` before the update
+    old_template_bytes: bytes  # what the old version rendered at `old`
+    user_bytes: bytes  # what the repo held at `old` before the update
 
 
 def _template_renames(
@@ -201,27 +228,32 @@ def _template_renames(
 
     Copier drops such edits silently (it deletes the old path and writes the new one
     fresh), so they are collected here, before the update, to be merged afterwards.
+    Files are compared as bytes: a renamed image is as ordinary as a renamed module.
     """
     if current == target:  # only answers change: the template's files stay where they are
         return []
+    status = git.git(
+        "diff",
+        "-z",
+        "--find-renames",
+        "--name-status",
+        f"v{current}",
+        f"v{target}",
+        "--",
+        "template/",
+        cwd=template_history.history_repo(bundle),
+    )
+    fields = status.split("\0")
+    moves = [
+        (fields[index + 1], fields[index + 2])
+        for index in range(len(fields))
+        if fields[index].startswith("R") and index + 2 < len(fields)
+    ]
+    if not moves:
+        return []
+    renames = []
     with tempfile.TemporaryDirectory(prefix="scaffold-renames-") as tmp:
-        history = Path(tmp) / "history"
-        git.git("clone", "--quiet", "--bare", str(bundle), str(history))
-        status = git.git(
-            "diff",
-            "--find-renames",
-            "--name-status",
-            f"v{current}",
-            f"v{target}",
-            "--",
-            "template/",
-            cwd=history,
-        )
-        moves = [line.split("\t")[1:] for line in status.splitlines() if line.startswith("R")]
-        if not moves:
-            return []
         old_render = _render_version(bundle, current, answers, Path(tmp) / "old")
-        renames = []
         for source_old, source_new in moves:
             old, new = _rendered_path(source_old, answers), _rendered_path(source_new, answers)
             user_file, template_file = project / old, old_render / old
@@ -229,10 +261,9 @@ def _template_renames(
                 continue
             if not user_file.is_file() or not template_file.is_file():
                 continue
-            user_text = user_file.read_text(encoding="utf-8")
-            old_text = template_file.read_text(encoding="utf-8")
-            if user_text != old_text:
-                renames.append(_Rename(old, new, old_text, user_text))
+            user_bytes, old_bytes = user_file.read_bytes(), template_file.read_bytes()
+            if user_bytes != old_bytes:
+                renames.append(_Rename(old, new, old_bytes, user_bytes))
     return renames
 
 
@@ -240,8 +271,16 @@ def _render_version(bundle: Path, version: str, answers: dict[str, Any], dest: P
     from copier import run_copy
 
     data = {key: value for key, value in answers.items() if not key.startswith("_")}
-    with template_history.served_from(bundle) as url:
-        run_copy(url, dest, data=data, defaults=True, vcs_ref=f"v{version}", quiet=True)
+    try:
+        with template_history.served_from(bundle) as url:
+            run_copy(url, dest, data=data, defaults=True, vcs_ref=f"v{version}", quiet=True)
+    except Exception as error:
+        if user_error := answers_module.copier_rejection(error):
+            raise ScaffoldError(
+                f"Could not regenerate template v{version} with this repo's answers to find "
+                f"the files it renamed: {user_error}"
+            ) from error
+        raise
     return dest
 
 
@@ -254,16 +293,37 @@ def _rendered_path(template_path: str, answers: dict[str, Any]) -> str:
     return "" if "" in parts else "/".join(parts)
 
 
-def _carry_edits_over_renames(project: Path, renames: list[_Rename]) -> None:
-    """3-way merge each edited, renamed file into its new path: base = old render."""
+def _is_text(content: bytes) -> bool:
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return b"\0" not in content
+
+
+def _carry_edits_over_renames(project: Path, renames: list[_Rename]) -> list[str]:
+    """Bring the user's edits of each renamed file to its new path.
+
+    Text is 3-way merged into the new path (base: the old render). An edited binary cannot
+    be merged: the user's version is kept at its old path and returned, to be reported as a
+    conflict for the user to settle.
+    """
+    kept = []
     for rename in renames:
         new_path = project / rename.new
         if not new_path.exists():
             continue
+        old_path = project / rename.old
+        texts = (rename.old_template_bytes, rename.user_bytes, new_path.read_bytes())
+        if not all(_is_text(content) for content in texts):
+            old_path.parent.mkdir(parents=True, exist_ok=True)
+            old_path.write_bytes(rename.user_bytes)
+            kept.append(rename.old)
+            continue
         with tempfile.TemporaryDirectory(prefix="scaffold-merge-") as tmp:
             base, theirs = Path(tmp) / "base", Path(tmp) / "user"
-            base.write_text(rename.old_template_text, encoding="utf-8")
-            theirs.write_text(rename.user_text, encoding="utf-8")
+            base.write_bytes(rename.old_template_bytes)
+            theirs.write_bytes(rename.user_bytes)
             git.git(
                 "merge-file",
                 "-L",
@@ -277,7 +337,8 @@ def _carry_edits_over_renames(project: Path, renames: list[_Rename]) -> None:
                 str(theirs),
                 check=False,
             )
-        (project / rename.old).unlink(missing_ok=True)
+        old_path.unlink(missing_ok=True)
+    return kept
 
 
 def _conflicted_files(project: Path, changed: list[str]) -> list[str]:

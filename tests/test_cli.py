@@ -5,9 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
-from scaffold import __version__
+from scaffold import __version__, template_history
 from scaffold.cli import app
 
 runner = CliRunner()
@@ -16,7 +17,8 @@ runner = CliRunner()
 def test_help_lists_the_commands() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0, result.output
-    assert "new" in result.output
+    listed = {line.strip(" │").split(" ")[0] for line in result.output.splitlines()}
+    assert {"new", "update", "doctor"} <= listed, result.output
 
 
 def test_every_command_has_help() -> None:
@@ -27,9 +29,10 @@ def test_every_command_has_help() -> None:
         assert "Usage" in result.output
 
 
-def test_version() -> None:
+def test_version_shows_the_package_and_the_template_versions() -> None:
     result = runner.invoke(app, ["--version"])
-    assert result.output.strip() == f"scaffold {__version__}"
+    template = template_history.latest_version()
+    assert result.output.strip() == f"scaffold {__version__} (template v{template})"
 
 
 def test_help_does_not_import_the_heavy_libraries() -> None:
@@ -79,3 +82,69 @@ def test_new_prints_the_next_steps(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "First commit" in result.output
     assert "demo --help" in result.output
+
+
+def test_mistyped_data_key_is_refused_with_the_closest_question(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["new", str(tmp_path / "p"), "--defaults", "--data", "trackr=mlflow"]
+    )
+    assert result.exit_code == 1
+    assert "did you mean tracker?" in result.output
+    assert "cuda_version" in result.output  # the questions are listed
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_common_way_of_typing_a_list_is_accepted(tmp_path: Path) -> None:
+    import yaml
+
+    for index, typed in enumerate(["linux-64", "linux-64,osx-arm64", "[linux-64, win-64]"]):
+        dest = tmp_path / f"p{index}"
+        result = runner.invoke(
+            app, ["new", str(dest), "--defaults", "--no-git", "--data", f"platforms={typed}"]
+        )
+        assert result.exit_code == 0, result.output
+        answers = yaml.safe_load((dest / ".copier-answers.yml").read_text())
+        expected = [item.strip() for item in typed.strip("[]").split(",")]
+        assert answers["platforms"] == expected
+
+
+def test_a_missing_template_history_is_one_line_everywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "p"
+    assert runner.invoke(app, ["new", str(project), "--defaults"]).exit_code == 0
+    monkeypatch.setenv(template_history.HISTORY_VARIABLE, str(tmp_path / "missing.bundle"))
+    for command in (["update", str(project), "--check"], ["update", str(project)]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 1, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert f"{tmp_path / 'missing.bundle'} is missing" in result.output
+    doctor = runner.invoke(app, ["doctor", str(project)])
+    assert doctor.exit_code == 1
+    assert "FAIL template: The template history" in doctor.output
+
+
+def test_doctor_without_git_says_so_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    env = {**os.environ, "PATH": str(bin_dir)}
+    result = subprocess.run(
+        [sys.executable, "-m", "scaffold", "doctor", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stdout.strip() == "FAIL git: git is not installed: install it and try again."
+
+
+def test_doctor_finds_the_repo_from_a_subdirectory(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    assert runner.invoke(app, ["new", str(project), "--defaults"]).exit_code == 0
+    result = runner.invoke(app, ["doctor", str(project / "src")])
+    assert result.exit_code == 0, result.output
+    assert "ok   git: clean work tree." in result.output

@@ -14,7 +14,7 @@ import yaml
 from releases import History, replace_in
 from typer.testing import CliRunner
 
-from scaffold import __version__, template_history
+from scaffold import template_history
 from scaffold.cli import app
 from scaffold.errors import ConflictError, ScaffoldError
 from scaffold.generation import new_project
@@ -22,6 +22,8 @@ from scaffold.git import dirty_paths, git
 from scaffold.update import check, update_project
 
 NEXT = "99.0.0"
+PACKAGE = {"package_name": "proj"}
+CURRENT = template_history.latest_version()
 README_TEMPLATE = "template/README.md.jinja"
 
 
@@ -36,7 +38,16 @@ def answers(project: Path) -> dict:
 
 @pytest.fixture
 def history(tmp_path: Path) -> History:
+    """A history of our own, for a test that releases its own NEXT."""
     return History(tmp_path / "history")
+
+
+@pytest.fixture(scope="session")
+def next_history(tmp_path_factory: pytest.TempPathFactory) -> History:
+    """The shipped history plus the working tree's template as NEXT, built once."""
+    history = History(tmp_path_factory.mktemp("next-history"))
+    history.release(NEXT)
+    return history
 
 
 @pytest.fixture
@@ -56,7 +67,7 @@ def test_edits_are_kept_and_template_changes_arrive(history: History, project: P
 
     result = update_project(project, bundle=history.bundle, defaults=True)
 
-    assert (result.old_version, result.new_version) == (__version__, NEXT)
+    assert (result.old_version, result.new_version) == (CURRENT, NEXT)
     assert "## Repository layout\n" in (project / "README.md").read_text()
     assert (project / "CONTRIBUTING.md").read_text() == "Small, atomic commits.\n"
     assert cli.read_text().endswith("# my own addition\n")
@@ -246,18 +257,17 @@ def test_repo_not_made_by_scaffold_is_refused(tmp_path: Path) -> None:
 
 def test_directory_without_git_is_refused(tmp_path: Path) -> None:
     project = new_project(tmp_path / "nogit", defaults=True, init_git=False).path
-    with pytest.raises(ScaffoldError, match="not the top of a git repository"):
+    with pytest.raises(ScaffoldError, match="not inside a git repository"):
         update_project(project)
 
 
-def test_downgrade_and_unknown_versions_are_refused(history: History, project: Path) -> None:
-    history.release(NEXT)
-    update_project(project, bundle=history.bundle, defaults=True)
+def test_downgrade_and_unknown_versions_are_refused(next_history: History, project: Path) -> None:
+    update_project(project, bundle=next_history.bundle, defaults=True)
     commit(project, f"chore: update scaffold template to v{NEXT}")
     with pytest.raises(ScaffoldError, match="downgrades are not supported"):
-        update_project(project, to_version=__version__, bundle=history.bundle)
+        update_project(project, to_version=CURRENT, bundle=next_history.bundle)
     with pytest.raises(ScaffoldError, match=r"no template version 42\.0\.0"):
-        update_project(project, to_version="42.0.0", bundle=history.bundle)
+        update_project(project, to_version="42.0.0", bundle=next_history.bundle)
 
 
 def test_failed_update_leaves_the_repo_as_it_was(history: History, project: Path) -> None:
@@ -278,25 +288,23 @@ def test_up_to_date_repo_is_left_alone(project: Path) -> None:
 
 
 def test_check_reports_the_newer_version_and_its_changelog(
-    history: History, project: Path
+    next_history: History, project: Path
 ) -> None:
     assert not check(project).available
-    history.release(NEXT)
-    status = check(project, bundle=history.bundle)
+    status = check(project, bundle=next_history.bundle)
     assert status.available
-    assert (status.current, status.latest) == (__version__, NEXT)
+    assert (status.current, status.latest) == (CURRENT, NEXT)
     assert status.changelog.startswith(f"## v{NEXT}\n\n- Made by a test.")
 
 
 def test_check_and_doctor_from_the_command_line(
-    history: History, project: Path, monkeypatch: pytest.MonkeyPatch
+    next_history: History, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner = CliRunner()
     assert "Up to date" in runner.invoke(app, ["update", str(project), "--check"]).output
     assert runner.invoke(app, ["doctor", str(project)]).exit_code == 0
 
-    history.release(NEXT)
-    monkeypatch.setenv(template_history.HISTORY_VARIABLE, str(history.bundle))
+    monkeypatch.setenv(template_history.HISTORY_VARIABLE, str(next_history.bundle))
     checked = runner.invoke(app, ["update", str(project), "--check"])
     assert f"Template v{NEXT} is available" in checked.output
     assert "Made by a test." in checked.output
@@ -306,19 +314,106 @@ def test_check_and_doctor_from_the_command_line(
 
 
 @pytest.mark.parametrize("version", template_history.released_versions())
-def test_every_release_updates_to_the_working_tree_without_conflicts(
-    history: History, tmp_path: Path, template_dir: Path, version: str
+def test_every_release_updates_to_the_working_tree_and_commits_whole(
+    next_history: History,
+    tmp_path: Path,
+    template_dir: Path,
+    version: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A default project from any shipped release reaches today's template cleanly."""
-    history.release(NEXT)
-    project = new_project(tmp_path / "old" / "proj", defaults=True, template_version=version).path
-    update_project(project, bundle=history.bundle, defaults=True)
-    fresh = new_project(
-        tmp_path / "fresh" / "proj", defaults=True, template=str(template_dir)
+    """A default project from any shipped release reaches today's template cleanly, and
+    the one commit that `scaffold update` prints records all of it."""
+    project = new_project(
+        tmp_path / "old" / "proj", defaults=True, template_version=version, data=PACKAGE
     ).path
+    monkeypatch.setenv(template_history.HISTORY_VARIABLE, str(next_history.bundle))
+    result = CliRunner().invoke(app, ["update", str(project), "--defaults"])
+    assert result.exit_code == 0, result.output
+    printed = result.output.strip().splitlines()[-1].strip()
+    assert printed.startswith("git commit "), result.output
+    subprocess.run(printed, shell=True, cwd=project, check=True, capture_output=True)
+    assert dirty_paths(project) == []
 
-    updated_files = set(git("ls-files", "--others", "--cached", cwd=project).splitlines())
-    fresh_files = set(git("ls-files", cwd=fresh).splitlines())
-    assert updated_files == fresh_files
-    for name in fresh_files - {".copier-answers.yml"}:
+    fresh = new_project(
+        tmp_path / "fresh" / "proj", defaults=True, template=str(template_dir), data=PACKAGE
+    ).path
+    committed = set(git("ls-files", cwd=project).splitlines())
+    assert committed == set(git("ls-files", cwd=fresh).splitlines())
+    for name in committed - {".copier-answers.yml"}:
         assert (project / name).read_bytes() == (fresh / name).read_bytes(), name
+    snapshot = tmp_path / "snapshot"
+    git("clone", "--quiet", str(project), str(snapshot))
+    site = tmp_path / "site"  # installed out of this environment, removed with tmp_path
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"),
+            *("--no-build-isolation", "--target", str(site), str(snapshot)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    every_module = (
+        "import importlib, pkgutil, proj\n"
+        "for module in pkgutil.walk_packages(proj.__path__, 'proj.'):\n"
+        "    if module.name != 'proj.__main__':\n"
+        "        importlib.import_module(module.name)\n"
+    )
+    imported = subprocess.run(
+        [sys.executable, "-c", every_module],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+    )
+    assert imported.returncode == 0, imported.stderr
+
+
+def test_update_runs_from_a_subdirectory(next_history: History, project: Path) -> None:
+    result = update_project(project / "src" / "proj", bundle=next_history.bundle, defaults=True)
+    assert result.new_version == NEXT
+    assert answers(project)["_commit"] == f"v{NEXT}"
+
+
+def test_mistyped_update_answer_is_refused_before_anything_changes(project: Path) -> None:
+    with pytest.raises(ScaffoldError, match="did you mean tracker"):
+        update_project(project, data={"trackr": "mlflow"}, defaults=True)
+    assert dirty_paths(project) == []
+
+
+def test_doctor_fails_on_an_uncommitted_update_and_untracked_sources(
+    next_history: History, project: Path
+) -> None:
+    from scaffold.doctor import diagnose
+
+    (project / "src" / "proj" / "extra.py").write_text("VALUE = 1\n")
+    git_finding = diagnose(project)[0]
+    assert not git_finding.ok and "extra.py" in git_finding.message
+    (project / "src" / "proj" / "extra.py").unlink()
+
+    update_project(project, bundle=next_history.bundle, defaults=True)
+    git_finding = diagnose(project)[0]
+    assert not git_finding.ok and "update is not committed" in git_finding.message
+
+
+def test_renamed_binary_file_is_compared_as_bytes(history: History, project: Path) -> None:
+    """An unedited image the template renamed just moves; an edited one is kept and named."""
+    images = Path("template") / "tests" / "fixtures" / "images"
+
+    def rename(source: Path) -> None:
+        (source / images / "class-3.png").rename(source / images / "three.png")
+        (source / images / "class-7.png").rename(source / images / "seven.png")
+
+    history.release(NEXT, rename)
+    edited = project / "tests" / "fixtures" / "images" / "class-7.png"
+    edited.write_bytes(edited.read_bytes() + b"\x00\xff edited")
+    commit(project, "test: my own sample image")
+    mine = edited.read_bytes()
+
+    with pytest.raises(ConflictError) as raised:
+        update_project(project, bundle=history.bundle, defaults=True)
+
+    assert raised.value.files == ["tests/fixtures/images/class-7.png"]
+    fixtures = project / "tests" / "fixtures" / "images"
+    assert (fixtures / "three.png").is_file() and not (fixtures / "class-3.png").exists()
+    assert edited.read_bytes() == mine
+    assert (fixtures / "seven.png").is_file()
