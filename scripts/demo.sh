@@ -1,16 +1,77 @@
 #!/usr/bin/env bash
-# Set up .venv, generate a demo project with scaffold's defaults, install it, and run its
-# smoke pipeline (download -> preprocess -> train -> eval -> infer) and its tests.
+# Usage: bash scripts/demo.sh [DIR]
+#
+# Set up .venv, generate a demo project with scaffold's defaults in DIR (default: demo in
+# this repository), install it into .venv, run its smoke pipeline (download -> preprocess
+# -> train -> eval -> infer) and print where its runs are and what they scored.
+#
+# DIR is read against the caller's directory. The script never deletes anything: it
+# refuses a file, and a non-empty folder it did not make, before any set-up. A demo it made
+# earlier (it marks one with .git/scaffold-demo, inside git's own folder so the project's
+# tree stays clean) is reused: its smoke loop runs again beside the earlier runs.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+unset CDPATH
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MARKER=.git/scaffold-demo
+
+usage() { echo "usage: bash scripts/demo.sh [DIR]   (default DIR: $ROOT/demo)"; }
+
+# The absolute path of $1 read against the caller's directory, without requiring it exists.
+absolute() {
+    if [ -d "$1" ]; then
+        (cd -- "$1" && pwd)
+    elif [ -d "$(dirname -- "$1")" ]; then
+        echo "$(cd -- "$(dirname -- "$1")" && pwd)/$(basename -- "$1")"
+    else
+        case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac
+    fi
+}
+
+refuse() {
+    echo "demo: $1 Nothing was changed." >&2
+    exit 1
+}
+
+# Every check on DIR comes first, so a refusal costs nothing and touches nothing.
+case "$#:${1-}" in
+    0:) DEMO="$ROOT/demo" ;;
+    1:-h | 1:--help) usage; exit 0 ;;
+    1:) refuse "DIR is empty: give the folder for the demo project, e.g. demo." ;;
+    1:-*) usage >&2; refuse "unknown option $1: give a folder path (./$1 for a folder with that name)." ;;
+    1:*) DEMO="$(absolute "$1")" ;;
+    *) usage >&2; refuse "expected one folder, got $# arguments." ;;
+esac
+if [ -d "$DEMO" ] && [ -f "$DEMO/$MARKER" ]; then
+    REUSE=1
+elif [ -e "$DEMO" ] && [ ! -d "$DEMO" ]; then
+    refuse "$DEMO is a file, not a folder: give a new folder for the demo project."
+elif [ -d "$DEMO" ] && ! ENTRIES="$(ls -A -- "$DEMO")"; then
+    refuse "$DEMO cannot be read: give a new folder for the demo project."
+elif [ -d "$DEMO" ] && [ -n "$ENTRIES" ]; then
+    refuse "$DEMO is not empty and is not a demo made by this script, so it stays as it is: give a new or empty folder for the demo project."
+else
+    REUSE=0
+fi
+
+PYTHON="$ROOT/.venv/bin/python"
+cd "$ROOT"
+echo "==> [1/3] Set-up: .venv with scaffold and what generated projects need (scripts/setup.sh; minutes the first time, seconds after)"
 bash scripts/setup.sh
-DEMO=${1:-demo}
-rm -rf "$DEMO"
-.venv/bin/scaffold new "$DEMO" --defaults --data project_name="Demo Project" --data package_name=demo
-cd "$DEMO"
-PYTHON="$(cd .. && pwd)/.venv/bin/python"
-"$PYTHON" -m pip install --quiet --no-deps --no-build-isolation --editable '.[dev]'
-make smoke PYTHON="$PYTHON"
-make test PYTHON="$PYTHON"
+
+if [ "$REUSE" = 1 ]; then
+    echo "==> [2/3] Reusing the existing demo in $DEMO: made by an earlier run of this script, it keeps its earlier runs."
+    echo "    For a fresh demo, delete that folder (rm -rf \"$DEMO\") or give another one."
+else
+    echo "==> [2/3] Generate: scaffold new $DEMO"
+    .venv/bin/scaffold new "$DEMO" --defaults --data project_name="Demo Project" --data package_name=demo
+    echo "Made by scaffold's scripts/demo.sh, which reuses this project when run on it again." \
+        >"$DEMO/$MARKER"
+fi
+echo "    Installing the demo project into .venv (editable, no dependencies: set-up installed them)"
+(cd "$DEMO" && "$PYTHON" -m pip install --quiet --no-deps --no-build-isolation --editable '.[dev]')
+
+echo "==> [3/3] Smoke: make smoke (download -> preprocess -> train -> eval -> infer on tiny data)"
+(cd "$DEMO" && make smoke PYTHON="$PYTHON")
+
 echo
-echo "Demo project in $DEMO: its runs are in $DEMO/runs (tensorboard --logdir $DEMO/runs)."
+"$PYTHON" scripts/smoke_summary.py "$DEMO"
