@@ -1,13 +1,18 @@
 """Representative generated projects install, lint, pass their own tests and run `make smoke`.
 
-These are slow (each installs a project into this environment and runs its full suite,
-DDP and preemption tests included), so they are marked `slow`; CI runs them. Only Python
-3.11 has a torch wheel on the CI machine, so other Python answers are rendered and checked
-in test_template.py instead.
+These are slow (each runs a project's full suite, DDP and preemption tests included, and
+its smoke loop), so they are marked `slow`; CI runs them. Only Python 3.11 has a torch
+wheel on the CI machine, so other Python answers are rendered and checked in
+test_template.py instead.
+
+Each project is installed (editable, without dependencies) into a throwaway environment of
+its own that sees this environment's packages through a `.pth` file: the shared test
+environment never holds a generated project, and `pip check` stays clean.
 """
 
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -25,60 +30,71 @@ REPRESENTATIVE = {
     "wandb-bsd-all-platforms": {
         "tracker": "wandb",
         "license": "BSD-3-Clause",
-        "platforms": "[linux-64, linux-aarch64, osx-arm64, win-64]",
+        "platforms": "linux-64,linux-aarch64,osx-arm64,win-64",
     },
 }
-ENV_BIN = Path(sys.executable).parent
+SHARED_SITE_PACKAGES = sysconfig.get_paths()["purelib"]
 
 
-def run(*command: str, cwd: Path) -> str:
-    """Run `command` as a user of the generated project would, with this environment's tools."""
+def run(*command: str, cwd: Path, env_bin: Path) -> str:
+    """Run `command` as a user of the generated project would, with its environment first."""
     home = cwd.parent / "home"
     home.mkdir(exist_ok=True)
-    env = {"PATH": f"{ENV_BIN}:/usr/local/bin:/usr/bin:/bin", "HOME": str(home)}
+    env = {"PATH": f"{env_bin}:/usr/local/bin:/usr/bin:/bin", "HOME": str(home)}
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
     assert result.returncode == 0, f"{' '.join(command)}\n{result.stdout}\n{result.stderr}"
     return result.stdout
 
 
-def generate(tmp_path: Path, name: str) -> Path:
+def isolated_environment(directory: Path) -> Path:
+    """A venv without pip that imports this environment's packages; returns its bin/."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(directory)], check=True)
+    purelib = subprocess.run(
+        [
+            str(directory / "bin" / "python"),
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    Path(purelib, "shared-test-environment.pth").write_text(SHARED_SITE_PACKAGES + "\n")
+    return directory / "bin"
+
+
+def generate_and_install(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """Generate project `name` and install it into its own environment; (project, bin/)."""
     package = f"gen_{name.replace('-', '_')}"
     data = {"project_name": f"Generated {name}", "package_name": package, **REPRESENTATIVE[name]}
     project = new_project(tmp_path / name, data=data, defaults=True).path
-    run(
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--no-deps",
-        "--no-build-isolation",
-        "--editable",
-        ".",
-        cwd=project,
-    )
-    return project
+    env_bin = isolated_environment(tmp_path / "env")
+    install = ["install", "--quiet", "--no-deps", "--no-build-isolation", "--editable", "."]
+    pip = [sys.executable, "-m", "pip", "--python", str(env_bin / "python")]
+    run(*pip, *install, cwd=project, env_bin=env_bin)
+    return project, env_bin
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(REPRESENTATIVE))
 def test_generated_project_passes_lint_tests_and_smoke(tmp_path: Path, name: str) -> None:
-    project = generate(tmp_path, name)
-    python = f"PYTHON={sys.executable}"
-    run("make", "lint", python, cwd=project)
-    output = run("make", "test", python, cwd=project)
+    project, env_bin = generate_and_install(tmp_path, name)
+    python = f"PYTHON={env_bin / 'python'}"
+    run("make", "lint", python, cwd=project, env_bin=env_bin)
+    output = run("make", "test", python, cwd=project, env_bin=env_bin)
     assert " passed" in output and "skipped" not in output, output
-    run("make", "smoke", python, cwd=project)
-    assert run("git", "status", "--porcelain", cwd=project) == "", "running it dirtied the tree"
+    run("make", "smoke", python, cwd=project, env_bin=env_bin)
+    assert run("git", "status", "--porcelain", cwd=project, env_bin=env_bin) == "", (
+        "running it dirtied the tree"
+    )
+    if name == "default":
+        check_tensorboard_tags(project)
 
 
-@pytest.mark.slow
-def test_smoke_run_logs_the_promised_tensorboard_tags(tmp_path: Path) -> None:
-    """Read the event files back with TensorBoard's own reader."""
+def check_tensorboard_tags(project: Path) -> None:
+    """Read the smoke run's event files back with TensorBoard's own reader."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    project = generate(tmp_path, "default")
-    run("make", "smoke", f"PYTHON={sys.executable}", cwd=project)
     run_dir = next(p for p in (project / "runs").iterdir() if p.is_dir())
     events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"histograms": 0})
     events.Reload()
@@ -97,3 +113,19 @@ def test_smoke_run_logs_the_promised_tensorboard_tags(tmp_path: Path) -> None:
     assert "val/predictions" in tags["images"]
     losses = [event.value for event in events.Scalars("train/loss")]
     assert losses[-1] < losses[0], "the smoke run did not learn"
+
+
+@pytest.mark.slow
+def test_the_shared_environment_holds_no_generated_project(tmp_path: Path) -> None:
+    """Installing a generated project for the tests leaves this environment as it was."""
+    before = installed_distributions()
+    generate_and_install(tmp_path, "default")
+    assert installed_distributions() == before
+    check = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True)
+    assert "gen-" not in check.stdout + check.stderr
+
+
+def installed_distributions() -> set[str]:
+    from importlib.metadata import distributions
+
+    return {dist.metadata["Name"] for dist in distributions()}
