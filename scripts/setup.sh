@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create (or refresh) the project's virtual environment in .venv with scaffold installed
 # for development, its test tools, and what generated projects need to run on a CPU.
-# Sourced by scripts/demo.sh and scripts/test.sh; safe to run again.
+# Run by scripts/demo.sh and scripts/test.sh; safe to run again (a rerun takes seconds).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -9,13 +9,22 @@ PYTHON=${PYTHON:-python3}
 # The CPU wheel of torch that generated projects are tested with; override to taste.
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 
+step() { echo "setup [$1/4] $2" >&2; }
+
 missing=""
 for tool in git make; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
 if [ -n "$missing" ]; then
-    echo "setup: installing$missing with apt-get" >&2
+    step 0 "installing$missing with apt-get"
     apt-get update -qq && apt-get install -y -qq $missing >/dev/null
 fi
+step 1 "virtual environment .venv"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip setuptools
-.venv/bin/python -m pip install --quiet "$TORCH_SPEC"
-.venv/bin/python -m pip install --quiet --editable '.[test]' -r scripts/generated-project-requirements.txt
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip setuptools
+step 2 "PyTorch, CPU build ($TORCH_SPEC)"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check "$TORCH_SPEC"
+step 3 "scaffold and its test tools"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --editable '.[test]'
+step 4 "what generated projects import (trackers, plotting, data tools)"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check \
+    -r scripts/generated-project-requirements.txt
+echo "setup: .venv is ready" >&2
