@@ -117,6 +117,17 @@ def new(
             help="Use this copier template (path or git URL) instead of the bundled one."
         ),
     ] = None,
+    lock: Annotated[
+        bool,
+        typer.Option(
+            "--lock/--no-lock",
+            help="Pin the conda environment right away when its channels answer.",
+        ),
+    ] = True,
+    channel: Annotated[
+        list[str] | None,
+        typer.Option("--channel", "-c", help="Lock against this channel (URL or path)."),
+    ] = None,
 ) -> None:
     """Generate a new ML project at DEST: asks its questions, or takes --defaults."""
     from scaffold.generation import new_project
@@ -130,11 +141,15 @@ def new(
         init_git=git,
         template_version=template_version,
         template=template,
+        lock=lock,
+        channels=channel,
     )
     package = project.answers["package_name"]
     typer.echo(f"Created {project.path} from template v{project.template_version}.")
     if project.commit:
         typer.echo(f"First commit: {project.commit[:12]}.")
+    if project.lock_note:
+        typer.echo(project.lock_note)
     if project.used_fallback_identity:
         typer.echo(
             "git has no user.name/user.email here, so that commit uses the project's author; "
@@ -195,6 +210,55 @@ def update(
         "\nThe whole update is staged. Review it with `git diff --staged`, then commit it:\n"
         f"  git commit -m '{result.commit_message}'"
     )
+    from scaffold import git, lockfile
+
+    freshness = lockfile.check_freshness(git.repo_root(path) or path.resolve())
+    if not freshness.fresh:
+        typer.echo(f"\n{freshness.describe()}")
+
+
+@app.command()
+def lock(
+    path: Annotated[
+        Path, typer.Argument(help="The generated repo to lock (or any folder inside it).")
+    ] = Path("."),
+    platform: Annotated[
+        list[str] | None,
+        typer.Option("--platform", "-p", help="Lock only this platform; repeat for several."),
+    ] = None,
+    channel: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--channel",
+            "-c",
+            help="Solve against this channel (URL, path or name) instead of environment.yml's; "
+            "repeat for several.",
+        ),
+    ] = None,
+    update: Annotated[
+        list[str] | None,
+        typer.Option("--update", help="Move only this package (others stay pinned); repeat."),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Only say whether conda-lock.yml matches the inputs."),
+    ] = False,
+) -> None:
+    """Pin the conda environment for every platform in conda-lock.yml (no conda needed)."""
+    from scaffold import git, lockfile, locking
+
+    project = git.repo_root(path) or path.resolve()
+    if check:
+        freshness = lockfile.check_freshness(project)
+        typer.echo(freshness.describe())
+        if not freshness.fresh:
+            raise typer.Exit(1)
+        return
+    result = locking.lock(project, platforms=platform, channels=channel, update=update)
+    counts = ", ".join(f"{name}: {count} packages" for name, count in result.packages.items())
+    typer.echo(f"Locked {result.path.name} ({counts}).")
+    for change in result.changes:
+        typer.echo(f"  {change}")
 
 
 @app.command()

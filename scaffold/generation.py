@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from scaffold import answers as answers_module
-from scaffold import git, template_history
+from scaffold import git, lockfile, locking, template_history
 from scaffold.errors import ScaffoldError
 
 
@@ -32,6 +32,7 @@ class NewProject:
     template_version: str
     commit: str | None
     used_fallback_identity: bool
+    lock_note: str | None  # what became of the attempt to lock the environment
 
 
 def new_project(
@@ -42,11 +43,16 @@ def new_project(
     init_git: bool = True,
     template_version: str | None = None,
     template: str | None = None,
+    lock: bool = True,
+    channels: list[str] | None = None,
 ) -> NewProject:
     """Generate a project at `dest` from the bundled template (or `template`, a copier source).
 
     `defaults` answers every question not in `data` with its default instead of prompting.
-    `template_version` picks a released template version (default: the newest).
+    `template_version` picks a released template version (default: the newest). With
+    `lock`, the environment is pinned right away when its channels (or `channels`) answer,
+    so that the first commit holds conda-lock.yml; otherwise generation goes on and the
+    returned `lock_note` says how to lock later.
     """
     dest = Path(os.path.abspath(dest))
     _refuse_non_empty(dest)
@@ -57,6 +63,9 @@ def new_project(
             answers, version = _render(
                 staging, dest.name, data or {}, defaults, template_version, template
             )
+            lock_note = None
+            if lock and (staging / lockfile.ENVIRONMENT_FILE).is_file():
+                lock_note = locking.lock_new_project(staging, channels)
             commit, fallback = (
                 _first_commit(staging, answers, version) if init_git else (None, False)
             )
@@ -67,7 +76,7 @@ def new_project(
         for parent in created_parents:
             parent.rmdir()
         raise
-    return NewProject(dest, answers, version, commit, fallback)
+    return NewProject(dest, answers, version, commit, fallback, lock_note)
 
 
 def _refuse_non_empty(dest: Path) -> None:

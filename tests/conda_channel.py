@@ -259,7 +259,7 @@ libopenblas 0.3.30:
 libblas 3.9.0: libopenblas >=0.3.30,<1.0a0
 libjpeg-turbo 3.1.0:
 freetype 2.13.3: libzlib >=1.3.1,<2.0a0
-ruff 0.12.8:
+ruff 0.15.2:
 """
 
 PYTHONS = ("3.11.13", "3.12.11", "3.13.5")

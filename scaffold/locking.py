@@ -1,0 +1,439 @@
+"""`scaffold lock`: pin a generated repo's conda environment for every platform, offline.
+
+Reads `environment.yml` (category main), `environment-dev.yml` (category dev) and
+`virtual-packages.yml`, solves each platform with py-rattler (in a subprocess: see
+conda_solve.py), and writes `conda-lock.yml` in conda-lock's v1 format. No conda, mamba
+or micromamba is needed, and a local channel (`--channel file:///...`) needs no network.
+
+Packages reachable from the main specs are category `main` (what the Docker image and
+`micromamba create -f conda-lock.yml` install); the rest are `dev`. `update=[...]` moves
+only the named packages: every other package stays pinned to its locked build.
+"""
+
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scaffold import lockfile
+from scaffold.errors import ScaffoldError
+
+DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org"
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """What the environment files ask for, per platform, with selectors applied."""
+
+    channels: list[str]
+    platforms: list[str]
+    main: dict[str, list[str]]
+    dev: dict[str, list[str]]
+    virtual_packages: dict[str, dict[str, str]]
+    sources: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LockResult:
+    """What `lock` wrote: packages per platform, and what moved since the previous lock."""
+
+    path: Path
+    packages: dict[str, int]
+    changes: list[str]
+
+
+def selected(selector: str | None, platform: str) -> bool:
+    """Whether a `# [selector]` line applies to `platform` (conda-lock's one-word selectors)."""
+    if selector is None:
+        return True
+    system, _, arch = platform.partition("-")
+    matches = {
+        "linux": system == "linux",
+        "osx": system == "osx",
+        "win": system == "win",
+        "unix": system in {"linux", "osx"},
+        "linux64": platform == "linux-64",
+        "aarch64": platform == "linux-aarch64",
+        "arm64": platform == "osx-arm64",
+        "x86_64": arch == "64" and system in {"linux", "osx"},
+    }
+    if selector not in matches:
+        raise ScaffoldError(f"Unknown selector '# [{selector}]': use one of {', '.join(matches)}.")
+    return matches[selector]
+
+
+_ITEM = re.compile(r"^(?P<indent>\s*)-\s*(?P<spec>[^#]*?)\s*(#\s*\[(?P<selector>[\w]+)\].*|#.*)?$")
+
+
+def dependency_lines(text: str) -> list[tuple[str, str | None]]:
+    """The conda `dependencies:` of an environment file as (spec, selector) pairs.
+
+    Read line by line, because selectors live in comments that a YAML parser drops. A
+    `- pip:` entry and its sub-list are PyPI packages, not conda specs, and are skipped.
+    """
+    specs: list[tuple[str, str | None]] = []
+    inside = False
+    item_indent: int | None = None
+    for line in text.splitlines():
+        if re.match(r"^dependencies:\s*(#.*)?$", line):
+            inside = True
+            continue
+        if not inside or not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if not line[0].isspace() and not line.startswith("-"):
+            break  # the next top-level key
+        item = _ITEM.match(line)
+        if not item:
+            continue
+        indent = len(item.group("indent"))
+        item_indent = indent if item_indent is None else item_indent
+        spec = item.group("spec").strip().strip("'\"")
+        if indent == item_indent and spec and spec != "pip:":
+            specs.append((spec, item.group("selector")))
+    return specs
+
+
+def read_spec(project: Path) -> EnvironmentSpec:
+    """Read the environment files of `project`; errors name the file and the fix."""
+    import yaml
+
+    main_file = project / lockfile.ENVIRONMENT_FILE
+    if not main_file.is_file():
+        raise ScaffoldError(
+            f"{project} has no {lockfile.ENVIRONMENT_FILE}: run `scaffold lock` in a "
+            "generated repo (or pass its path)."
+        )
+    main_text = main_file.read_text(encoding="utf-8")
+    try:
+        main_yaml = yaml.safe_load(main_text) or {}
+    except yaml.YAMLError as error:
+        raise ScaffoldError(f"{main_file} is not valid YAML: {error}") from error
+    platforms = [str(p) for p in main_yaml.get("platforms") or []]
+    channels = [str(c) for c in main_yaml.get("channels") or []]
+    if not platforms or not channels:
+        raise ScaffoldError(f"{main_file} must list its `channels:` and `platforms:`.")
+    dev_file = project / lockfile.DEV_ENVIRONMENT_FILE
+    dev_lines = (
+        dependency_lines(dev_file.read_text(encoding="utf-8")) if dev_file.is_file() else []
+    )
+    main_lines = dependency_lines(main_text)
+    main = {p: [s for s, sel in main_lines if selected(sel, p)] for p in platforms}
+    dev = {p: [s for s, sel in dev_lines if selected(sel, p)] for p in platforms}
+    for platform, specs in main.items():
+        if not specs:
+            raise ScaffoldError(f"{main_file} leaves no dependencies for {platform}.")
+    sources = [name for name in lockfile.INPUT_FILES[:2] if (project / name).is_file()]
+    return EnvironmentSpec(
+        channels, platforms, main, dev, _virtual_packages(project, platforms), sources
+    )
+
+
+def _virtual_packages(project: Path, platforms: list[str]) -> dict[str, dict[str, str]]:
+    """`virtual-packages.yml` (conda-lock's format) per platform; required for CUDA locks."""
+    import yaml
+
+    path = project / lockfile.VIRTUAL_PACKAGES_FILE
+    if not path.is_file():
+        raise ScaffoldError(
+            f"{project} has no {lockfile.VIRTUAL_PACKAGES_FILE}: it says which machines the "
+            "lock is for (__cuda, __glibc, __osx); `scaffold update` brings it."
+        )
+    subdirs = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("subdirs") or {}
+    found = {}
+    for platform in platforms:
+        packages = (subdirs.get(platform) or {}).get("packages") or {}
+        found[platform] = {str(name): str(version) for name, version in packages.items()}
+    return found
+
+
+def channel_url(channel: str) -> str:
+    """A channel name (conda-forge) as its URL; URLs and paths are kept as they are."""
+    if "://" in channel:
+        return channel.rstrip("/")
+    if channel.startswith("/"):
+        return f"file://{channel.rstrip('/')}"
+    return f"{DEFAULT_CHANNEL_ALIAS}/{channel}"
+
+
+def unreachable_channel(urls: list[str], timeout: float = 3.0) -> str | None:
+    """The first channel that does not answer within `timeout` seconds, with why; or None.
+
+    A cheap probe before a solve, so that `scaffold new` offline finishes in seconds and
+    says how to lock later, instead of failing deep inside the solver.
+    """
+    import urllib.error
+    import urllib.request
+
+    for url in urls:
+        if url.startswith("file://"):
+            if not Path(url.removeprefix("file://")).is_dir():
+                return f"{url} (no such directory)"
+            continue
+        probe = urllib.request.Request(f"{url}/noarch/repodata.json", method="HEAD")
+        try:
+            urllib.request.urlopen(probe, timeout=timeout).close()
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            return f"{url} ({reason})"
+    return None
+
+
+def lock_new_project(project: Path, channels: list[str] | None = None) -> str:
+    """Lock a freshly generated project if its channels answer; say what happened either way."""
+    try:
+        spec = read_spec(project)
+    except ScaffoldError as error:  # e.g. an older template version without virtual packages
+        return f"Not locked: {error}"
+    urls = [channel_url(c) for c in (channels or spec.channels)]
+    if reason := unreachable_channel(urls):
+        return (
+            f"Not locked: the channel {reason} did not answer. Lock when it does: "
+            "`scaffold lock` (or `scaffold lock --channel URL` for a mirror)."
+        )
+    try:
+        result = lock(project, channels=channels)
+    except ScaffoldError as error:
+        return f"Not locked: {error}"
+    counts = ", ".join(f"{name} {count}" for name, count in result.packages.items())
+    return f"Locked the environment in {lockfile.LOCK_FILE} ({counts} packages)."
+
+
+def lock(
+    project: Path,
+    *,
+    platforms: list[str] | None = None,
+    channels: list[str] | None = None,
+    update: list[str] | None = None,
+    timeout: float | None = None,
+) -> LockResult:
+    """Solve `project`'s environment and write its conda-lock.yml; see the module docstring.
+
+    `channels` replaces the channels of environment.yml for this solve (a mirror, a local
+    channel). `platforms` re-locks only those, keeping the others as they were locked.
+    """
+    spec = read_spec(project)
+    chosen = platforms or spec.platforms
+    unknown = [p for p in chosen if p not in spec.platforms]
+    if unknown:
+        raise ScaffoldError(
+            f"{', '.join(unknown)} is not in environment.yml's platforms "
+            f"({', '.join(spec.platforms)}): add it there (or `scaffold update --data "
+            "platforms=...`) first."
+        )
+    lock_path = project / lockfile.LOCK_FILE
+    previous = _read_lock(lock_path) if lock_path.is_file() else None
+    if update and previous is None:
+        raise ScaffoldError(
+            f"--update needs an existing {lockfile.LOCK_FILE}: run `scaffold lock` first."
+        )
+    urls = [channel_url(c) for c in (channels or spec.channels)]
+    jobs = []
+    for platform in chosen:
+        specs = spec.main[platform] + spec.dev[platform]
+        if update:
+            specs += _pins_except(previous, platform, set(update))
+        jobs.append(
+            {
+                "platform": platform,
+                "specs": specs,
+                "virtual_packages": spec.virtual_packages[platform],
+            }
+        )
+    solutions = _solve({"channels": urls, "jobs": jobs}, spec, timeout)
+    packages: list[dict[str, Any]] = []
+    if previous is not None:
+        packages = [p for p in previous["package"] if p.get("platform") not in chosen]
+    for platform, records in solutions.items():
+        packages += _locked_packages(platform, records, spec.main[platform])
+    packages.sort(key=lambda p: (p["platform"], p["name"]))
+    hashes = dict((previous or {}).get("metadata", {}).get("content_hash", {}))
+    hashes.update({platform: lockfile.fingerprint(project, platform) for platform in chosen})
+    metadata = {
+        "content_hash": {p: hashes[p] for p in spec.platforms if p in hashes},
+        "channels": [{"url": url, "used_env_vars": []} for url in urls],
+        "platforms": [p for p in spec.platforms if p in hashes],
+        "sources": spec.sources,
+    }
+    _write_lock(lock_path, metadata, packages)
+    counts = {p: sum(1 for pkg in packages if pkg["platform"] == p) for p in chosen}
+    changes = _changes(previous["package"] if previous else [], packages, chosen)
+    return LockResult(lock_path, counts, changes)
+
+
+def _solve(
+    request: dict[str, Any], spec: EnvironmentSpec, timeout: float | None
+) -> dict[str, list]:
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "scaffold.conda_solve"],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as error:
+        raise ScaffoldError(
+            f"Locking took longer than {timeout:.0f} s (are the channels reachable?): "
+            "run `scaffold lock` later, or with --channel pointing at a reachable mirror."
+        ) from error
+    try:
+        answer = json.loads(process.stdout)
+    except json.JSONDecodeError as error:
+        raise ScaffoldError(
+            "The solver (py-rattler) stopped without an answer; is py-rattler installed? "
+            f"`pip install py-rattler`.\n{process.stderr.strip()[-2000:]}"
+        ) from error
+    if "error" in answer:
+        raise ScaffoldError(_explain(answer["error"], request, spec))
+    return {solution["platform"]: solution["records"] for solution in answer["solutions"]}
+
+
+def _explain(error: dict[str, str], request: dict[str, Any], spec: EnvironmentSpec) -> str:
+    platform, kind, message = error["platform"], error["kind"], error["message"].strip()
+    job = next(job for job in request["jobs"] if job["platform"] == platform)
+    if kind == "unreachable":
+        return (
+            f"Could not read the channels {', '.join(request['channels'])} for {platform} "
+            f"({message.splitlines()[0]}): check the network, or pass "
+            "--channel file:///path/to/a/local/channel (or a reachable mirror)."
+        )
+    if kind == "invalid":
+        return f"An environment file holds a spec that is not a conda match spec: {message}"
+    virtual = ", ".join(f"{n} {v}" for n, v in job["virtual_packages"].items()) or "none"
+    reason = " ".join(line.strip(" │├└─") for line in message.splitlines() if line.strip())
+    return (
+        f"The environment cannot be solved for {platform}. Specs: {', '.join(job['specs'])}; "
+        f"virtual packages ({lockfile.VIRTUAL_PACKAGES_FILE}): {virtual}. The solver says: "
+        f"{reason} Relax the conflicting specs in the environment files (or raise the "
+        "virtual package, e.g. __cuda, if the target machines have it), then lock again."
+    )
+
+
+def _pins_except(previous: dict[str, Any] | None, platform: str, moving: set[str]) -> list[str]:
+    """Exact specs for every locked conda package of `platform` not in `moving`."""
+    assert previous is not None
+    locked = [
+        p for p in previous["package"] if p["platform"] == platform and p["manager"] == "conda"
+    ]
+    names = {p["name"] for p in locked}
+    unknown = moving - names
+    if unknown:
+        raise ScaffoldError(
+            f"--update {', '.join(sorted(unknown))}: not in the lock for {platform}."
+        )
+    return [
+        f"{p['name']} =={p['version']} {p['build']}" for p in locked if p["name"] not in moving
+    ]
+
+
+def _locked_packages(
+    platform: str, records: list[dict[str, Any]], main_specs: list[str]
+) -> list[dict[str, Any]]:
+    """conda-lock v1 entries; packages the main specs pull in are `main`, the rest `dev`."""
+    by_name = {record["name"]: record for record in records}
+    main: set[str] = set()
+    pending = [_spec_name(spec) for spec in main_specs]
+    while pending:
+        name = pending.pop()
+        if name in main or name not in by_name:
+            continue
+        main.add(name)
+        pending += [_spec_name(dep) for dep in by_name[name]["depends"]]
+    entries = []
+    for record in records:
+        category = "main" if record["name"] in main else "dev"
+        entries.append(
+            {
+                "name": record["name"],
+                "version": record["version"],
+                "manager": "conda",
+                "platform": platform,
+                "dependencies": dict(_dependency(dep) for dep in record["depends"]),
+                "url": record["url"],
+                "hash": {"md5": record["md5"], "sha256": record["sha256"]},
+                "category": category,
+                "optional": category != "main",
+                "build": record["build"],
+            }
+        )
+    return entries
+
+
+def _spec_name(spec: str) -> str:
+    return re.split(r"[\s=<>!~\[]", spec.strip(), maxsplit=1)[0]
+
+
+def _dependency(depend: str) -> tuple[str, str]:
+    name, _, constraint = depend.strip().partition(" ")
+    return name, constraint.strip() or "*"
+
+
+def _read_lock(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_loader())
+    except yaml.YAMLError as error:
+        raise ScaffoldError(
+            f"{path} is not valid YAML ({error}): delete it and lock again."
+        ) from error
+    if not isinstance(data, dict) or data.get("version") != 1 or "package" not in data:
+        raise ScaffoldError(f"{path} is not a conda-lock v1 lock file: delete it and lock again.")
+    return data
+
+
+def _loader() -> Any:
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _write_lock(path: Path, metadata: dict[str, Any], packages: list[dict[str, Any]]) -> None:
+    """Write atomically: a lock is either the old one or the whole new one."""
+    import yaml
+
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    header = (
+        "# Written by `scaffold lock` from environment.yml, environment-dev.yml and\n"
+        "# virtual-packages.yml; do not edit by hand. conda-lock's v1 format: install with\n"
+        "# `conda-lock install -n NAME conda-lock.yml` or `micromamba create -n NAME -f "
+        "conda-lock.yml`.\n"
+    )
+    body = yaml.dump(
+        {"version": 1, "metadata": metadata, "package": packages},
+        Dumper=dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        width=1000,
+    )
+    staged = path.with_name(f".{path.name}.tmp")
+    staged.write_text(header + body, encoding="utf-8")
+    staged.replace(path)
+
+
+def _changes(
+    old: list[dict[str, Any]], new: list[dict[str, Any]], platforms: list[str]
+) -> list[str]:
+    """Human-readable moves: 'linux-64: numpy 1.26.4 -> 2.1.0', added and removed packages."""
+
+    def index(packages: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+        return {
+            (p["platform"], p["name"]): p["version"]
+            for p in packages
+            if p["platform"] in platforms
+        }
+
+    before, after = index(old), index(new)
+    changes = []
+    for key in sorted(before.keys() | after.keys()):
+        platform, name = key
+        if key not in before:
+            changes.append(f"{platform}: + {name} {after[key]}")
+        elif key not in after:
+            changes.append(f"{platform}: - {name} {before[key]}")
+        elif before[key] != after[key]:
+            changes.append(f"{platform}: {name} {before[key]} -> {after[key]}")
+    return changes
