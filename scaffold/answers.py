@@ -62,11 +62,24 @@ def check(data: dict[str, str], questions: Questions) -> dict[str, Any]:
             for item in values:
                 _require_choice(key, item, choices)
             checked[key] = values
+        elif question.get("type") == "bool":
+            checked[key] = _boolean(key, value)
         else:
             if choices:
                 _require_choice(key, value, choices)
             checked[key] = value
     return checked
+
+
+_BOOLEANS = {"true": True, "yes": True, "y": True, "on": True, "1": True}
+_BOOLEANS |= {"false": False, "no": False, "n": False, "off": False, "0": False}
+
+
+def _boolean(key: str, value: str) -> bool:
+    answer = _BOOLEANS.get(value.strip().lower())
+    if answer is None:
+        raise ScaffoldError(f"--data {key}={printable(value)}: answer true or false (or yes/no).")
+    return answer
 
 
 def printable(text: str) -> str:

@@ -146,5 +146,5 @@ def test_doctor_finds_the_repo_from_a_subdirectory(tmp_path: Path) -> None:
     project = tmp_path / "p"
     assert runner.invoke(app, ["new", str(project), "--defaults"]).exit_code == 0
     result = runner.invoke(app, ["doctor", str(project / "src")])
-    assert result.exit_code == 0, result.output
     assert "ok   git: clean work tree." in result.output
+    assert "ok   template:" in result.output

@@ -125,6 +125,7 @@ class Terminal:
         while not re.search(pattern, self._plain()):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                os.kill(self.pid, signal.SIGKILL)  # a stuck child must not outlive the test
                 raise AssertionError(f"{pattern!r} never appeared in:\n{self._plain()}")
             ready, _, _ = select.select([self.fd], [], [], remaining)
             if ready:
@@ -136,10 +137,18 @@ class Terminal:
     def type(self, text: str) -> None:
         os.write(self.fd, text.encode())
 
-    def wait(self) -> int:
+    def wait(self, timeout: float = 60) -> int:
+        """The exit code; a child still running after `timeout` s is killed and fails."""
+        deadline = time.monotonic() + timeout
         try:
-            while os.read(self.fd, 65536):
-                pass
+            while (remaining := deadline - time.monotonic()) > 0:
+                ready, _, _ = select.select([self.fd], [], [], remaining)
+                if ready and not os.read(self.fd, 65536):
+                    break
+            else:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+                raise AssertionError(f"still running after {timeout} s:\n{self._plain()}")
         except OSError:
             pass
         _, status = os.waitpid(self.pid, 0)
@@ -166,6 +175,7 @@ def test_interactive_prompts_validate_and_generate(tmp_path: Path) -> None:
         "Licence",
         "Python version",
         "CUDA version",
+        "CUDA compile toolchain",
         "Platforms",
         "Experiment tracker",
         "Continuous integration",

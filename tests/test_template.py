@@ -22,6 +22,8 @@ QUESTIONS = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"
 
 
 def choice_values(name: str) -> list[Any]:
+    if QUESTIONS[name].get("type") == "bool":
+        return [False, True]
     choices = QUESTIONS[name]["choices"]
     values = list(choices.values()) if isinstance(choices, dict) else list(choices)
     if QUESTIONS[name].get("multiselect"):
@@ -32,7 +34,7 @@ def choice_values(name: str) -> list[Any]:
 CHOICE_QUESTIONS = {
     name: choice_values(name)
     for name, spec in QUESTIONS.items()
-    if isinstance(spec, dict) and "choices" in spec
+    if isinstance(spec, dict) and ("choices" in spec or spec.get("type") == "bool")
 }
 
 
@@ -106,10 +108,23 @@ def test_answers_drive_dependent_files(rendered: list[tuple[dict, Path]]) -> Non
         environment = yaml.safe_load((project / "environment.yml").read_text(encoding="utf-8"))
         pins = " ".join(environment["dependencies"])
         cuda = combination["cuda_version"]
+        virtual = (project / "virtual-packages.yml").read_text(encoding="utf-8")
+        dev = " ".join(
+            yaml.safe_load((project / "environment-dev.yml").read_text())["dependencies"]
+        )
         if cuda == "none":
-            assert "cuda" not in pins
+            assert "cuda" not in pins and "__cuda" not in virtual and "cuda" not in dev
         else:
             assert f"cuda-version {cuda}.*" in pins
+            assert yaml.safe_load(virtual)["subdirs"].keys() == set(combination["platforms"])
+            for platform, spec in yaml.safe_load(virtual)["subdirs"].items():
+                has_cuda = spec["packages"].get("__cuda") == cuda
+                assert has_cuda == platform.startswith("linux"), (platform, spec)
+            toolchain = f"cuda-nvcc {cuda}.*" in dev
+            assert toolchain == combination["cuda_toolchain"]
+        readme = (project / "README.md").read_text(encoding="utf-8")
+        assert "--file conda-lock.yml" in readme
+        assert (f"CUDA {cuda}" in readme) == (cuda != "none")
         dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"][
             "dependencies"
         ]

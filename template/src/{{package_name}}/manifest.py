@@ -2,8 +2,9 @@
 
 runs/<run-id>/manifest.json holds one entry per attempt (a resumed run adds one): the
 commit and whether the tree was dirty, the exact argv, the resolved config and seed, the
-environment (Python, torch, CUDA, cuDNN, GPUs, the conda lock's hash, every installed
-package), the data manifest's hashes, start and end times, and how it ended.
+environment (Python, torch, CUDA, cuDNN, GPUs, the conda lock's hash and whether this
+environment matches it, every installed package), the data manifest's hashes, start and
+end times, and how it ended.
 """
 
 import hashlib
@@ -74,19 +75,74 @@ def environment() -> dict[str, Any]:
         "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
         "gpus": gpus,
-        "lock_content_hash": _lock_hash(),
+        "lock": lock_state(),
         "packages": sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()),
     }
 
 
-def _lock_hash() -> dict[str, str] | None:
-    """conda-lock's per-platform content hashes, when the project has a lock file."""
+CONDA_TO_PYPI = {"pytorch": "torch", "matplotlib-base": "matplotlib"}
+
+
+def conda_platform() -> str:
+    """This machine as a conda platform name (linux-64, osx-arm64, ...)."""
+    system = {"linux": "linux", "darwin": "osx", "win32": "win"}.get(sys.platform, sys.platform)
+    machine = platform.machine().lower()
+    arch = {"x86_64": "64", "amd64": "64", "aarch64": "aarch64", "arm64": "arm64"}
+    return f"{system}-{arch.get(machine, machine)}"
+
+
+def lock_state() -> dict[str, Any] | None:
+    """The lock's per-platform hashes, and whether this environment is what it pins.
+
+    In a conda environment (sys.prefix/conda-meta) every locked package of this platform is
+    compared, build for build; in a pip environment, the versions of the Python packages
+    that both know. A result from an environment that drifted from the lock is still a
+    result, but one to reproduce with care: the manifest says so.
+    """
     if not LOCK_FILE.is_file():
         return None
     import yaml
 
-    lock = yaml.safe_load(LOCK_FILE.read_text())
-    return lock.get("metadata", {}).get("content_hash")
+    lock = yaml.load(LOCK_FILE.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    here = conda_platform()
+    locked = {p["name"]: p for p in lock.get("package", []) if p.get("platform") == here}
+    state: dict[str, Any] = {
+        "content_hash": lock.get("metadata", {}).get("content_hash"),
+        "platform": here,
+    }
+    if not locked:
+        return {**state, "compared": None, "matches": None, "differences": ["platform not locked"]}
+    conda_meta = Path(sys.prefix) / "conda-meta"
+    if conda_meta.is_dir():
+        installed = {}
+        for record in conda_meta.glob("*.json"):
+            entry = json.loads(record.read_text())
+            installed[entry["name"]] = f"{entry['version']} {entry['build']}"
+        wanted = {
+            name: f"{p['version']} {p.get('build', '')}".strip() for name, p in locked.items()
+        }
+        compared = "conda"
+    else:
+        installed = {
+            _normalise(d.metadata["Name"]): d.version.split("+")[0]
+            for d in metadata.distributions()
+        }
+        wanted = {
+            _normalise(CONDA_TO_PYPI.get(name, name)): p["version"]
+            for name, p in locked.items()
+            if _normalise(CONDA_TO_PYPI.get(name, name)) in installed
+        }
+        compared = "pip"
+    differences = [
+        f"{name}: locked {version}, installed {installed.get(name, 'nothing')}"
+        for name, version in sorted(wanted.items())
+        if installed.get(name) != version
+    ]
+    return {**state, "compared": compared, "matches": not differences, "differences": differences}
+
+
+def _normalise(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
 
 
 def data_hashes(data_manifest: Path) -> dict[str, Any]:
