@@ -1,15 +1,16 @@
 """`scaffold doctor`: diagnose a generated repo and say what to do about each finding.
 
 Each check is a small function returning a `Finding`; `diagnose` runs them all on the top
-of the repo holding the given path (found as git finds it). Later checks (GPU driver
-against the locked CUDA, lock freshness, hooks installed) join the list in `CHECKS`.
+of the repo holding the given path (found as git finds it): git state, template drift, the
+lock's freshness, the active environment against the lock, and the NVIDIA driver against
+the locked CUDA. Later checks (hooks installed, ...) join the list in `CHECKS`.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scaffold import git, template_history, update
+from scaffold import environments, git, lockfile, template_history, update
 from scaffold.errors import ScaffoldError
 
 # Untracked files with these suffixes are code or configuration the next commit would miss.
@@ -64,7 +65,70 @@ def check_template(project: Path) -> Finding:
     return Finding("template", True, f"template v{status.current}, the newest.")
 
 
-CHECKS: list[Callable[[Path], Finding]] = [check_git, check_template]
+def check_lock(project: Path) -> Finding:
+    if not (project / lockfile.ENVIRONMENT_FILE).is_file():
+        return Finding("lock", True, f"no {lockfile.ENVIRONMENT_FILE}: nothing to lock.")
+    freshness = lockfile.check_freshness(project)
+    return Finding("lock", freshness.fresh, freshness.describe())
+
+
+def check_environment(project: Path) -> Finding:
+    """The active environment (conda, micromamba or a virtualenv) against the lock."""
+    if not (project / lockfile.LOCK_FILE).is_file():
+        return Finding("environment", True, "no lock to compare the environment with.")
+    active = environments.active()
+    if active is None:
+        return Finding(
+            "environment",
+            True,
+            "no active conda environment or virtualenv to compare with the lock: "
+            "activate the project's environment and run `scaffold doctor` again.",
+        )
+    differences = environments.differences(active, project / lockfile.LOCK_FILE)
+    if not differences:
+        return Finding("environment", True, f"{active.describe()} matches the lock.")
+    listing = "; ".join(differences[:5]) + ("; ..." if len(differences) > 5 else "")
+    fix = (
+        "`micromamba update --file conda-lock.yml` (or `conda-lock install`)"
+        if active.kind == "conda"
+        else "a conda environment from the lock (see the README), or pin these with pip"
+    )
+    return Finding(
+        "environment",
+        False,
+        f"{active.describe()} differs from the lock in {len(differences)} package(s): "
+        f"{listing}. Use {fix}.",
+    )
+
+
+def check_gpu_driver(project: Path) -> Finding:
+    """The NVIDIA driver must support the CUDA version the lock was solved for."""
+    needed = environments.locked_cuda(project)
+    if needed is None:
+        return Finding("gpu", True, "the environment is CPU-only: no driver needed.")
+    supported = environments.driver_cuda()
+    if supported is None:
+        return Finding("gpu", True, f"no GPU found (no nvidia-smi); the lock needs CUDA {needed}.")
+    if supported.startswith("error:"):
+        return Finding("gpu", False, f"nvidia-smi failed: {supported.removeprefix('error:')}")
+    if environments.version_tuple(supported) < environments.version_tuple(needed):
+        return Finding(
+            "gpu",
+            False,
+            f"the NVIDIA driver supports CUDA up to {supported}, the lock needs {needed}: "
+            "update the driver, or lock for an older CUDA "
+            f"(`scaffold update --data cuda_version=X.Y`, then `scaffold lock`).",
+        )
+    return Finding("gpu", True, f"the NVIDIA driver supports CUDA {supported} (lock: {needed}).")
+
+
+CHECKS: list[Callable[[Path], Finding]] = [
+    check_git,
+    check_template,
+    check_lock,
+    check_environment,
+    check_gpu_driver,
+]
 
 
 def diagnose(path: Path) -> list[Finding]:

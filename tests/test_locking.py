@@ -1,0 +1,225 @@
+"""`scaffold lock`, lock freshness and the doctor's environment checks, fully offline.
+
+Every test locks a generated project against a real conda channel written to disk by
+tests/conda_channel.py (fake packages named like conda-forge's), solved by py-rattler.
+The lock is then read back by conda-lock itself (`conda-lock render`) and by py-rattler,
+which installs it into a prefix.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from conda_channel import Package, realistic_packages, write_channel
+from typer.testing import CliRunner
+
+from scaffold import lockfile
+from scaffold.cli import app
+from scaffold.doctor import diagnose
+from scaffold.errors import ScaffoldError
+from scaffold.generation import new_project
+from scaffold.git import dirty_paths, git
+from scaffold.locking import lock
+from scaffold.update import update_project
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="session")
+def channel(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return write_channel(tmp_path_factory.mktemp("channel"), realistic_packages())
+
+
+@pytest.fixture
+def project(tmp_path: Path, channel: str) -> Path:
+    made = new_project(
+        tmp_path / "proj", defaults=True, data={"package_name": "proj"}, channels=[channel]
+    )
+    assert made.lock_note and made.lock_note.startswith("Locked"), made.lock_note
+    return made.path
+
+
+def locked(project: Path) -> list[dict]:
+    return yaml.safe_load((project / "conda-lock.yml").read_text())["package"]
+
+
+def find(project: Path, name: str, platform: str) -> dict:
+    return next(p for p in locked(project) if p["name"] == name and p["platform"] == platform)
+
+
+def test_new_locks_every_platform_and_commits_the_lock(project: Path) -> None:
+    assert "conda-lock.yml" in git("ls-files", cwd=project).splitlines()
+    assert dirty_paths(project) == []
+    assert "cuda" in find(project, "pytorch", "linux-64")["build"]
+    assert "cpu" in find(project, "pytorch", "osx-arm64")["build"]
+    assert find(project, "cuda-version", "linux-64")["version"].startswith("12.9")
+    assert not any(
+        p["name"] == "cuda-version" for p in locked(project) if p["platform"] == "osx-arm64"
+    )
+    assert find(project, "python", "linux-64")["category"] == "main"
+    assert find(project, "pytest", "linux-64")["category"] == "dev"
+    assert lockfile.check_freshness(project).fresh
+
+
+def test_conda_lock_renders_our_lock(project: Path) -> None:
+    render = ["render", "--kind", "explicit", "-p", "linux-64", "conda-lock.yml"]
+    result = subprocess.run(
+        [sys.executable, "-m", "conda_lock", *render],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    explicit = (project / "conda-linux-64.lock").read_text()
+    pytorch = find(project, "pytorch", "linux-64")
+    assert pytorch["url"] in explicit
+
+
+INSTALL = """
+import json, os, sys
+import rattler
+from rattler import LockFile
+environment = LockFile.from_path(sys.argv[1]).default_environment()
+platform = next(p for p in environment.platforms() if str(p.name) == "linux-64")
+records = environment.conda_repodata_records_for_platform(platform)
+import asyncio
+asyncio.run(rattler.install(records, target_prefix=sys.argv[2], show_progress=False))
+sys.stdout.write(json.dumps(sorted(r.name.normalized for r in records)))
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+def install_lock(project: Path, prefix: Path) -> list[str]:
+    """Install the linux-64 part of the lock into `prefix` with py-rattler (a subprocess)."""
+    result = subprocess.run(
+        [sys.executable, "-c", INSTALL, str(project / "conda-lock.yml"), str(prefix)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_lock_installs_into_a_prefix_holding_what_it_says(
+    project: Path, tmp_path: Path
+) -> None:
+    prefix = tmp_path / "env"
+    names = install_lock(project, prefix)
+    expected = sorted(p["name"] for p in locked(project) if p["platform"] == "linux-64")
+    assert names == expected
+    installed = {
+        json.loads(path.read_text())["name"]: json.loads(path.read_text())["version"]
+        for path in (prefix / "conda-meta").glob("*.json")
+    }
+    assert installed["pytorch"] == find(project, "pytorch", "linux-64")["version"]
+    assert set(installed) == set(expected)
+
+
+def test_a_cuda_version_the_machines_lack_fails_clearly(project: Path) -> None:
+    virtual = project / "virtual-packages.yml"
+    virtual.write_text(virtual.read_text().replace('__cuda: "12.9"', '__cuda: "11.8"'))
+    channel = yaml.safe_load((project / "conda-lock.yml").read_text())["metadata"]["channels"]
+    with pytest.raises(ScaffoldError) as raised:
+        lock(project, channels=[channel[0]["url"]])
+    message = str(raised.value)
+    assert message.startswith("The environment cannot be solved for linux-64.")
+    assert "__cuda 11.8" in message and "pytorch 2.* cuda*" in message
+    assert "\n" not in message
+
+
+def test_freshness_follows_every_input(project: Path) -> None:
+    for name in lockfile.INPUT_FILES:
+        original = (project / name).read_text()
+        (project / name).write_text(original + "# an edit\n")
+        freshness = lockfile.check_freshness(project)
+        assert freshness.stale_platforms == ["linux-64", "osx-arm64"], name
+        assert "run `scaffold lock`" in freshness.describe()
+        (project / name).write_text(original)
+    assert lockfile.check_freshness(project).fresh
+    check = runner.invoke(app, ["lock", str(project / "src"), "--check"])
+    assert check.exit_code == 0 and "matches" in check.output
+
+
+def test_update_moves_only_the_named_packages(project: Path, tmp_path: Path) -> None:
+    newer = [
+        *realistic_packages(),
+        Package("numpy", "2.4.0", "py_0", depends=("python >=3.11",)),
+        Package("tqdm", "9.9.0", "py_0", depends=("python >=3.11",)),
+    ]
+    newer_channel = write_channel(tmp_path / "newer", newer)
+    tqdm_before = find(project, "tqdm", "linux-64")["version"]
+
+    result = lock(project, channels=[newer_channel], update=["numpy"])
+
+    assert find(project, "numpy", "linux-64")["version"] == "2.4.0"
+    assert find(project, "numpy", "osx-arm64")["version"] == "2.4.0"
+    assert find(project, "tqdm", "linux-64")["version"] == tqdm_before
+    assert any(change.startswith("linux-64: numpy ") for change in result.changes)
+    assert not any("tqdm" in change for change in result.changes)
+
+
+def test_changing_the_cuda_answer_changes_every_place_and_marks_the_lock_stale(
+    project: Path,
+) -> None:
+    update_project(project, data={"cuda_version": "12.6"}, defaults=True)
+    assert "cuda-version 12.6.*" in (project / "environment.yml").read_text()
+    assert '__cuda: "12.6"' in (project / "virtual-packages.yml").read_text()
+    assert "CUDA 12.6" in (project / "README.md").read_text()
+    assert "12.9" not in (project / "environment.yml").read_text()
+    assert not lockfile.check_freshness(project).fresh
+
+
+def test_offline_new_finishes_fast_and_says_how_to_lock(tmp_path: Path) -> None:
+    start = time.monotonic()
+    made = new_project(tmp_path / "offline", defaults=True, channels=["file:///nonexistent"])
+    assert time.monotonic() - start < 20
+    assert made.lock_note.startswith("Not locked: the channel file:///nonexistent")
+    assert "scaffold lock" in made.lock_note
+    assert not (made.path / "conda-lock.yml").exists()
+    skipped = new_project(tmp_path / "skipped", defaults=True, lock=False)
+    assert skipped.lock_note is None
+
+
+def test_doctor_checks_the_lock_the_environment_and_the_driver(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def finding(name: str):
+        return next(f for f in diagnose(project) if f.check == name)
+
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    assert finding("lock").ok
+    gpu = finding("gpu")
+    assert gpu.ok and gpu.message.startswith("no GPU found")
+
+    nvidia_smi = bin_dir / "nvidia-smi"
+    nvidia_smi.write_text(
+        "#!/bin/sh\necho '| NVIDIA-SMI 550.54  Driver Version: 550.54  CUDA Version: 12.4 |'\n"
+    )
+    nvidia_smi.chmod(0o755)
+    gpu = finding("gpu")
+    assert not gpu.ok and "supports CUDA up to 12.4, the lock needs 12.9" in gpu.message
+    nvidia_smi.write_text(nvidia_smi.read_text().replace("12.4", "13.0"))
+    assert finding("gpu").ok
+
+    prefix = tmp_path / "env"
+    install_lock(project, prefix)
+    monkeypatch.setenv("CONDA_PREFIX", str(prefix))
+    environment = finding("environment")
+    assert environment.ok, environment.message
+    next((prefix / "conda-meta").glob("numpy-*.json")).unlink()
+    environment = finding("environment")
+    assert not environment.ok and "numpy: locked" in environment.message
+
+    (project / "environment.yml").write_text((project / "environment.yml").read_text() + "#\n")
+    assert not finding("lock").ok
+    os.remove(project / "conda-lock.yml")
+    assert "no conda-lock.yml" in finding("lock").message
