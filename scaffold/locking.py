@@ -7,7 +7,8 @@ or micromamba is needed, and a local channel (`--channel file:///...`) needs no 
 
 Packages reachable from the main specs are category `main` (what the Docker image and
 `micromamba create -f conda-lock.yml` install); the rest are `dev`. `update=[...]` moves
-only the named packages: every other package stays pinned to its locked build.
+only the named packages: every other package stays pinned to its locked build. A `pip:`
+section is resolved by pip itself, per platform (pip_solve.py), into hashed entries.
 """
 
 import json
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scaffold import lockfile
+from scaffold import lockfile, pip_solve
 from scaffold.errors import ScaffoldError
 
 DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org"
@@ -34,6 +35,7 @@ class EnvironmentSpec:
     dev: dict[str, list[str]]
     virtual_packages: dict[str, dict[str, str]]
     sources: list[str] = field(default_factory=list)
+    pip: dict[str, list[str]] = field(default_factory=dict)  # category -> PyPI requirements
 
 
 @dataclass(frozen=True)
@@ -126,9 +128,20 @@ def read_spec(project: Path) -> EnvironmentSpec:
         if not specs:
             raise ScaffoldError(f"{main_file} leaves no dependencies for {platform}.")
     sources = [name for name in lockfile.INPUT_FILES[:2] if (project / name).is_file()]
+    pip = {"main": _pip_requirements(main_yaml)}
+    if dev_file.is_file():
+        pip["dev"] = _pip_requirements(yaml.safe_load(dev_file.read_text(encoding="utf-8")) or {})
     return EnvironmentSpec(
-        channels, platforms, main, dev, _virtual_packages(project, platforms), sources
+        channels, platforms, main, dev, _virtual_packages(project, platforms), sources, pip
     )
+
+
+def _pip_requirements(environment: dict[str, Any]) -> list[str]:
+    """The `- pip:` sub-list of an environment file's dependencies."""
+    for item in environment.get("dependencies") or []:
+        if isinstance(item, dict) and "pip" in item:
+            return [str(requirement) for requirement in item["pip"] or []]
+    return []
 
 
 def _virtual_packages(project: Path, platforms: list[str]) -> dict[str, dict[str, str]]:
@@ -248,6 +261,11 @@ def lock(
         packages = [p for p in previous["package"] if p.get("platform") not in chosen]
     for platform, records in solutions.items():
         packages += _locked_packages(platform, records, spec.main[platform])
+        for category, requirements in spec.pip.items():
+            if requirements:
+                for entry in pip_solve.resolve(requirements, platform, records):
+                    entry.update(category=category, optional=category != "main")
+                    packages.append(entry)
     packages.sort(key=lambda p: (p["platform"], p["name"]))
     hashes = dict((previous or {}).get("metadata", {}).get("content_hash", {}))
     hashes.update({platform: lockfile.fingerprint(project, platform) for platform in chosen})
@@ -313,7 +331,10 @@ def _explain(error: dict[str, str], request: dict[str, Any], spec: EnvironmentSp
 
 
 def _pins_except(previous: dict[str, Any] | None, platform: str, moving: set[str]) -> list[str]:
-    """Exact specs for every locked conda package of `platform` not in `moving`."""
+    """Exact specs for every locked conda package of `platform` not in `moving`.
+
+    pip entries are resolved afresh from the pip: section on every lock.
+    """
     assert previous is not None
     locked = [
         p for p in previous["package"] if p["platform"] == platform and p["manager"] == "conda"

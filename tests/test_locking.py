@@ -6,6 +6,7 @@ The lock is then read back by conda-lock itself (`conda-lock render`) and by py-
 which installs it into a prefix.
 """
 
+import hashlib
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conda_channel import Package, realistic_packages, write_channel
+from pypi_index import serve, write_index, write_wheel
 from typer.testing import CliRunner
 
 from scaffold import lockfile
@@ -223,3 +225,57 @@ def test_doctor_checks_the_lock_the_environment_and_the_driver(
     assert not finding("lock").ok
     os.remove(project / "conda-lock.yml")
     assert "no conda-lock.yml" in finding("lock").message
+
+
+def test_pypi_only_packages_are_locked_with_hashes(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pip: section resolves against a (loopback) package index, per platform."""
+    files = tmp_path / "index" / "files"
+    files.mkdir(parents=True)
+    wheels = [
+        write_wheel(files, "tinypkg", "1.0.0", requires=("tinydep>=0.1", "numpy>=1.20")),
+        write_wheel(files, "tinydep", "0.2.0"),
+        write_wheel(files, "numpy", "2.3.2"),  # the conda solution provides numpy already
+    ]
+    write_index(tmp_path / "index", wheels)
+    environment = project / "environment.yml"
+    environment.write_text(environment.read_text() + "  - pip:\n      - tinypkg==1.0.0\n")
+    channel = yaml.safe_load((project / "conda-lock.yml").read_text())["metadata"]["channels"]
+
+    with serve(tmp_path / "index") as index_url:
+        monkeypatch.setenv("PIP_INDEX_URL", index_url)
+        lock(project, channels=[channel[0]["url"]])
+
+    pip_entries = [p for p in locked(project) if p["manager"] == "pip"]
+    assert sorted((p["platform"], p["name"]) for p in pip_entries) == [
+        ("linux-64", "tinydep"),
+        ("linux-64", "tinypkg"),
+        ("osx-arm64", "tinydep"),
+        ("osx-arm64", "tinypkg"),
+    ]
+    tinypkg = next(p for p in pip_entries if p["name"] == "tinypkg")
+    wheel = files / "tinypkg-1.0.0-py3-none-any.whl"
+    assert tinypkg["hash"]["sha256"] == hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert tinypkg["url"].endswith("/files/tinypkg-1.0.0-py3-none-any.whl")
+    assert tinypkg["dependencies"] == {"tinydep": ">=0.1", "numpy": ">=1.20"}
+    assert lockfile.check_freshness(project).fresh
+    read_back = subprocess.run(
+        [sys.executable, "-c", READ_PYPI, str(project / "conda-lock.yml")],
+        capture_output=True,
+        text=True,
+    )
+    assert read_back.returncode == 0, read_back.stderr
+    assert json.loads(read_back.stdout) == ["tinydep", "tinypkg"]
+
+
+READ_PYPI = """
+import json, os, sys
+from rattler import LockFile
+environment = LockFile.from_path(sys.argv[1]).default_environment()
+platform = next(p for p in environment.platforms() if str(p.name) == "linux-64")
+names = sorted(p.name for p in environment.pypi_packages_for_platform(platform))
+sys.stdout.write(json.dumps(names))
+sys.stdout.flush()
+os._exit(0)
+"""
