@@ -7,6 +7,7 @@ inside the commands, so that `--help` and shell completion stay fast.
 """
 
 import contextlib
+import os
 import platform
 import subprocess
 import sys
@@ -47,8 +48,25 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
+CALLER_DIR = Path.cwd()  # where the command was typed: paths on the command line are read here
+
+
+def project_root(start: Path) -> Path | None:
+    """The nearest directory at or above `start` holding configs/base.yaml, as git finds .git."""
+    for directory in (start, *start.parents):
+        if (directory / "configs" / "base.yaml").is_file():
+            return directory
+    return None
+
+
+def from_caller(path: Path) -> Path:
+    """A path typed on the command line, read against the directory it was typed in."""
+    return path if path.is_absolute() else CALLER_DIR / path
+
+
 @app.callback()
 def main(
+    context: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -56,7 +74,35 @@ def main(
         ),
     ] = False,
 ) -> None:
-    """Set options shared by every command."""
+    """Set options shared by every command.
+
+    Every command works from any folder of the project: it runs from the project's root,
+    where configs/, data/ and runs/ live, and reads paths typed on the command line
+    against the folder they were typed in.
+    """
+    global CALLER_DIR
+    CALLER_DIR = Path.cwd()
+    root = project_root(CALLER_DIR)
+    if root is not None and root != CALLER_DIR:
+        os.chdir(root)
+        context.call_on_close(lambda: os.chdir(CALLER_DIR))
+
+
+def find_run(reference: str) -> Path:
+    """A run directory from 'latest', a run id (in the runs directory) or a path."""
+    from . import runs
+
+    typed = from_caller(Path(reference))
+    if reference != "latest" and typed.is_dir():
+        reference = str(typed)
+    return runs.resolve(runs.runs_dir(), reference)
+
+
+def experiment_path(experiment: str | None) -> str | None:
+    """An experiment name stays a name; a path to a YAML file is read from the caller's folder."""
+    if experiment and Path(experiment).suffix in {".yaml", ".yml"}:
+        return str(from_caller(Path(experiment)))
+    return experiment
 
 
 @contextlib.contextmanager
@@ -107,7 +153,7 @@ def _data_stage(stage, overrides: list[str] | None, experiment: str | None, smok
     from .manifest import config_hash
 
     with user_errors():
-        config = load_config(experiment, smoke, overrides)
+        config = load_config(experiment_path(experiment), smoke, overrides)
         for path in stage(config.data, config_hash(to_yaml(config))):
             typer.echo(f"ok {path}")
 
@@ -145,10 +191,10 @@ def train(
                     raise ValueError(
                         "a resumed run keeps its config: drop the overrides and flags"
                     )
-                run_dir = runs.resolve(Path("runs"), resume)
+                run_dir = find_run(resume)
                 config = from_yaml(run_dir / "config.yaml")
             else:
-                config = load_config(experiment, smoke, overrides)
+                config = load_config(experiment_path(experiment), smoke, overrides)
                 run_id = runs.new_run_id(experiment, config.smoke) if context.is_main else None
                 run_dir = Path(config.runs_dir) / str(distributed.broadcast(run_id))
             state = manifest.git_state()
@@ -204,16 +250,15 @@ def evaluate(
     """Score a run: eval/metrics.json, confusion matrix and training curves as PNG."""
     import json
 
-    from . import runs
     from .evaluate import compare, evaluate_run
 
     with user_errors():
-        run_dir = runs.resolve(Path("runs"), run)
+        run_dir = find_run(run)
         metrics = evaluate_run(run_dir, split, weights)
         accuracy, loss = metrics["accuracy"], metrics["loss"]
         typer.echo(f"{run_dir.name}: {split} accuracy {accuracy:.4f}, loss {loss:.4f}")
         if baseline:
-            comparison = compare(metrics, runs.resolve(Path("runs"), baseline))
+            comparison = compare(metrics, find_run(baseline))
             (run_dir / "eval" / "comparison.json").write_text(
                 json.dumps(comparison, indent=2) + "\n"
             )
@@ -231,24 +276,23 @@ def infer(
     ),
 ) -> None:
     """Predict the class of each image, with every class's probability."""
-    from . import runs
     from .evaluate import load_model
     from .infer import image_paths, predict, write
 
     with user_errors():
-        model = load_model(runs.resolve(Path("runs"), run))
-        records = predict(model, image_paths(source))
-        write(records, output)
+        model = load_model(find_run(run))
+        records = predict(model, image_paths(from_caller(source)))
+        write(records, from_caller(output))
         typer.echo(f"{len(records)} prediction(s) written to {output}")
 
 
 @app.command()
 def rerun(run: Annotated[str, typer.Argument(help="Run id, path, or 'latest'.")]) -> None:
     """Run a recorded run's command again, as a new run; warns when the code has changed."""
-    from . import manifest, runs
+    from . import manifest
 
     with user_errors():
-        record = manifest.Manifest(runs.resolve(Path("runs"), run))
+        record = manifest.Manifest(find_run(run))
         first = record.attempts[0]
     recorded, current = first["git"]["commit"], manifest.git_state()["commit"]
     if recorded != current:

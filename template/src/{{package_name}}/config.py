@@ -5,6 +5,7 @@ values live in configs/*.yaml. Loading merges the layers in order with OmegaConf
 rejects unknown keys and wrong types; the error names the key and the file.
 """
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,8 +135,31 @@ def to_yaml(config: Config) -> str:
 
 
 def from_yaml(path: Path) -> Config:
-    """Read a config saved by `to_yaml` (e.g. a run's config.yaml), validating it again."""
-    merged = _merge(OmegaConf.structured(Config), OmegaConf.load(path), str(path))
+    """Read a config saved by `to_yaml` (e.g. a run's config.yaml), validating it again.
+
+    A run made before the schema gained a field still loads: the field takes its value
+    from base.yaml, and a note on stderr says which fields were filled. A saved key the
+    code no longer knows (or a value of the wrong type) cannot be guessed: that is an error
+    naming the key and what to do.
+    """
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.load(path))
+    except OmegaConfBaseException as error:
+        key = getattr(error, "full_key", "") or "?"
+        raise ConfigError(
+            f"{path} does not fit this version of the code at key '{key}' "
+            f"({str(error).splitlines()[0]}): the code changed since the run. Use the code "
+            "the run used (its commit is in manifest.json: `git worktree add ../old COMMIT`), "
+            f"or edit {path} to match configs/base.yaml."
+        ) from None
+    filled = sorted(OmegaConf.missing_keys(merged))
+    if filled:
+        defaults = OmegaConf.load(CONFIG_DIR / "base.yaml")
+        for key in filled:
+            OmegaConf.update(merged, key, OmegaConf.select(defaults, key), merge=False)
+        sys.stderr.write(
+            f"note: {path} predates {', '.join(filled)}: using configs/base.yaml's values.\n"
+        )
     config = OmegaConf.to_object(merged)
     assert isinstance(config, Config)
     return config

@@ -14,6 +14,18 @@ def new_run_id(experiment: str | None, smoke: bool) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{name}{suffix}-{secrets.token_hex(2)}"
 
 
+def runs_dir() -> Path:
+    """The runs directory every command reads and writes: base.yaml's `runs_dir`.
+
+    base.yaml reads it from the environment variable <PACKAGE>_RUNS_DIR when that is set
+    (e.g. scratch space on a cluster), so train, eval, infer, rerun and 'latest' always
+    agree on where runs live.
+    """
+    from .config import load_config
+
+    return Path(load_config().runs_dir)
+
+
 def mark_latest(run_dir: Path) -> None:
     (run_dir.parent / LATEST).write_text(run_dir.name + "\n")
 
