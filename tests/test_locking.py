@@ -27,7 +27,6 @@ from scaffold.errors import ScaffoldError
 from scaffold.generation import new_project
 from scaffold.git import dirty_paths, git
 from scaffold.locking import lock
-from scaffold.update import update_project
 
 runner = CliRunner()
 
@@ -169,7 +168,11 @@ def test_update_moves_only_the_named_packages(project: Path, tmp_path: Path) -> 
 def test_changing_the_cuda_answer_changes_every_place_and_marks_the_lock_stale(
     project: Path,
 ) -> None:
-    update_project(project, data={"cuda_version": "12.6"}, defaults=True)
+    result = runner.invoke(
+        app, ["update", str(project), "--defaults", "--data", "cuda_version=12.6"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "conda-lock.yml is stale" in result.output and "scaffold lock" in result.output
     assert "cuda-version 12.6.*" in (project / "environment.yml").read_text()
     assert '__cuda: "12.6"' in (project / "virtual-packages.yml").read_text()
     assert "CUDA 12.6" in (project / "README.md").read_text()
