@@ -42,17 +42,18 @@ from typing import Any
 
 import yaml
 
-from scaffold import lockfile, locking
-from scaffold.generation import new_project
-
+# This checkout's scaffold (not whichever one the venv installed) and the tests' helpers.
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from conda_channel import (  # noqa: E402
     realistic_packages,
     synthetic_channel_packages,
     write_channel,
 )
 from fake_conda import write_wrapper  # noqa: E402
+
+from scaffold import lockfile, locking  # noqa: E402
+from scaffold.generation import new_project  # noqa: E402
 
 BIN = Path(sys.executable).parent
 PLATFORMS = ("linux-64", "osx-arm64")
@@ -289,7 +290,7 @@ def main() -> None:
 
     print(f"machine: {os.cpu_count()} CPUs, {cpu_model()}; Python {platform.python_version()}")
     versions = ", ".join(f"{name} {metadata.version(name)}" for name in TOOLS)
-    print(f"tools: {versions}")
+    print(f"tools: {versions}; scaffold from {Path(locking.__file__).parent.parent}")
     print(
         f"channel: {len(packages)} records (synthetic scale {options.scale} + realistic rest); "
         f"lock: {', '.join(f'{p} {n}' for p, n in counts.items())} packages; "
