@@ -22,4 +22,5 @@ echo "test_lowest: running the fast tests"
 # Deselected: it imports every module of generated projects, which needs torch.
 exec "$VENV/bin/python" -m pytest -m "not slow" -q \
     --deselect tests/test_update.py::test_every_release_updates_to_the_working_tree_and_commits_whole \
-    tests/test_cli.py tests/test_generation.py tests/test_update.py tests/test_template_history.py "$@"
+    tests/test_cli.py tests/test_generation.py tests/test_update.py tests/test_template_history.py \
+    tests/test_locking.py "$@"
