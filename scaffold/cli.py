@@ -239,6 +239,12 @@ def lock(
         list[str] | None,
         typer.Option("--update", help="Move only this package (others stay pinned); repeat."),
     ] = None,
+    conda: Annotated[
+        str | None,
+        typer.Option(
+            "--conda", help="Solve with this conda, mamba or micromamba instead of py-rattler."
+        ),
+    ] = None,
     check: Annotated[
         bool,
         typer.Option("--check", help="Only say whether conda-lock.yml matches the inputs."),
@@ -254,7 +260,9 @@ def lock(
         if not freshness.fresh:
             raise typer.Exit(1)
         return
-    result = locking.lock(project, platforms=platform, channels=channel, update=update)
+    result = locking.lock(
+        project, platforms=platform, channels=channel, update=update, conda=conda
+    )
     counts = ", ".join(f"{name}: {count} packages" for name, count in result.packages.items())
     typer.echo(f"Locked {result.path.name} ({counts}).")
     for change in result.changes:

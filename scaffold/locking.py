@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scaffold import lockfile, pip_solve
+from scaffold import conda_exe, lockfile, pip_solve
 from scaffold.errors import ScaffoldError
 
 DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org"
@@ -221,11 +221,13 @@ def lock(
     channels: list[str] | None = None,
     update: list[str] | None = None,
     timeout: float | None = None,
+    conda: str | None = None,
 ) -> LockResult:
     """Solve `project`'s environment and write its conda-lock.yml; see the module docstring.
 
     `channels` replaces the channels of environment.yml for this solve (a mirror, a local
     channel). `platforms` re-locks only those, keeping the others as they were locked.
+    `conda` solves with that conda/mamba/micromamba executable instead of py-rattler.
     """
     spec = read_spec(project)
     chosen = platforms or spec.platforms
@@ -255,7 +257,8 @@ def lock(
                 "virtual_packages": spec.virtual_packages[platform],
             }
         )
-    solutions = _solve({"channels": urls, "jobs": jobs}, spec, timeout)
+    request = {"channels": urls, "jobs": jobs}
+    solutions = conda_exe.solve(conda, request) if conda else _solve(request, spec, timeout)
     packages: list[dict[str, Any]] = []
     if previous is not None:
         packages = [p for p in previous["package"] if p.get("platform") not in chosen]

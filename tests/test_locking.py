@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conda_channel import Package, realistic_packages, write_channel
+from fake_conda import write_wrapper
 from pypi_index import serve, write_index, write_wheel
 from typer.testing import CliRunner
 
@@ -282,3 +283,21 @@ sys.stdout.write(json.dumps(names))
 sys.stdout.flush()
 os._exit(0)
 """
+
+
+def test_a_conda_executable_can_do_the_solving(project: Path, tmp_path: Path) -> None:
+    """`--conda EXE` asks a conda-compatible executable (here micromamba's stand-in)."""
+    rattler_lock = {(p["platform"], p["name"], p["url"]) for p in locked(project)}
+    channel = yaml.safe_load((project / "conda-lock.yml").read_text())["metadata"]["channels"]
+    executable = write_wrapper(tmp_path)
+    (project / "conda-lock.yml").unlink()
+
+    result = runner.invoke(
+        app, ["lock", str(project), "--conda", str(executable), "--channel", channel[0]["url"]]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert {(p["platform"], p["name"], p["url"]) for p in locked(project)} == rattler_lock
+    assert lockfile.check_freshness(project).fresh
+    missing = runner.invoke(app, ["lock", str(project), "--conda", str(tmp_path / "nope")])
+    assert missing.exit_code == 1 and "no such executable" in missing.output
