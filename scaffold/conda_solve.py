@@ -46,6 +46,19 @@ def _record(record: Any) -> dict[str, Any]:
 
 
 async def _solve(request: dict[str, Any]) -> dict[str, Any]:
+    """Every platform at once, sharing one gateway: repodata (noarch) is read once, and the
+    solves use both cores."""
+    import rattler
+
+    gateway = rattler.Gateway()
+    answers = await asyncio.gather(
+        *(_solve_job(gateway, request["channels"], job) for job in request["jobs"])
+    )
+    errors = [answer for answer in answers if "error" in answer]
+    return errors[0] if errors else {"solutions": answers}
+
+
+async def _solve_job(gateway: Any, channels: list[str], job: dict[str, Any]) -> dict[str, Any]:
     import rattler
     from rattler.exceptions import (
         FetchRepoDataError,
@@ -60,27 +73,24 @@ async def _solve(request: dict[str, Any]) -> dict[str, Any]:
 
     invalid = (InvalidMatchSpecError, InvalidPackageNameError, InvalidVersionSpecError)
     unreachable = (FetchRepoDataError, GatewayError, InvalidChannelError, IoError)
-
-    solutions = []
-    for job in request["jobs"]:
-        platform = job["platform"]
-        try:
-            records = await rattler.solve(
-                sources=request["channels"],
-                specs=job["specs"],
-                platforms=[platform, "noarch"],
-                virtual_packages=_virtual_packages(job["virtual_packages"]),
-                timestamp_policy="allow-missing",
-            )
-        except SolverError as error:
-            return {"error": {"platform": platform, "kind": "unsolvable", "message": str(error)}}
-        except invalid as error:
-            return {"error": {"platform": platform, "kind": "invalid", "message": str(error)}}
-        except unreachable as error:  # fetching repodata: network, missing channel, ...
-            message = f"{type(error).__name__}: {error}"
-            return {"error": {"platform": platform, "kind": "unreachable", "message": message}}
-        solutions.append({"platform": platform, "records": [_record(r) for r in records]})
-    return {"solutions": solutions}
+    platform = job["platform"]
+    try:
+        records = await rattler.solve(
+            sources=channels,
+            specs=job["specs"],
+            gateway=gateway,
+            platforms=[platform, "noarch"],
+            virtual_packages=_virtual_packages(job["virtual_packages"]),
+            timestamp_policy="allow-missing",
+        )
+    except SolverError as error:
+        return {"error": {"platform": platform, "kind": "unsolvable", "message": str(error)}}
+    except invalid as error:
+        return {"error": {"platform": platform, "kind": "invalid", "message": str(error)}}
+    except unreachable as error:  # fetching repodata: network, missing channel, ...
+        message = f"{type(error).__name__}: {error}"
+        return {"error": {"platform": platform, "kind": "unreachable", "message": message}}
+    return {"platform": platform, "records": [_record(record) for record in records]}
 
 
 def main() -> None:
