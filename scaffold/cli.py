@@ -155,7 +155,14 @@ def new(
             "git has no user.name/user.email here, so that commit uses the project's author; "
             "set yours with `git config --global user.name/user.email`."
         )
-    steps = [f"cd {dest}", "pip install --editable '.[dev]'", "make smoke", f"{package} --help"]
+    steps = [
+        f"cd {dest}",
+        "pip install torch --index-url https://download.pytorch.org/whl/cpu"
+        "   # no NVIDIA GPU here? (README: Set up)",
+        "pip install --editable '.[dev]'",
+        "make smoke",
+        f"{package} --help",
+    ]
     typer.echo("\nNext:\n" + "".join(f"  {step}\n" for step in steps), nl=False)
 
 
