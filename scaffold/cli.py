@@ -167,13 +167,14 @@ def new(
 
 
 ConflictMode = Literal["inline", "rej"]
+RepoPath = Annotated[
+    Path, typer.Argument(help="The generated repo (or any folder inside it); default: here.")
+]
 
 
 @app.command()
 def update(
-    path: Annotated[
-        Path, typer.Argument(help="The generated repo to update (or any folder inside it).")
-    ] = Path("."),
+    path: RepoPath = Path("."),
     to: Annotated[
         str | None, typer.Option("--to", help="Template version to update to (default: newest).")
     ] = None,
@@ -226,9 +227,7 @@ def update(
 
 @app.command()
 def lock(
-    path: Annotated[
-        Path, typer.Argument(help="The generated repo to lock (or any folder inside it).")
-    ] = Path("."),
+    path: RepoPath = Path("."),
     platform: Annotated[
         list[str] | None,
         typer.Option("--platform", "-p", help="Lock only this platform; repeat for several."),
@@ -278,9 +277,7 @@ def lock(
 
 @app.command()
 def doctor(
-    path: Annotated[
-        Path, typer.Argument(help="The generated repo to diagnose (or any folder inside it).")
-    ] = Path("."),
+    path: RepoPath = Path("."),
 ) -> None:
     """Diagnose a generated repo: git state, template version; exits 1 when action is needed."""
     from scaffold.doctor import diagnose
