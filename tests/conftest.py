@@ -45,6 +45,14 @@ def isolated_home(
 
 
 @pytest.fixture(scope="session")
+def channel(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A local conda channel of fake packages named like conda-forge's; its file:// URL."""
+    from conda_channel import realistic_packages, write_channel
+
+    return write_channel(tmp_path_factory.mktemp("conda-channel"), realistic_packages())
+
+
+@pytest.fixture(scope="session")
 def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The working tree's template as a plain (non-git) copier source, fast to render."""
     source = tmp_path_factory.mktemp("template-source")

@@ -86,11 +86,6 @@ async def main(args):
 """
 
 
-@pytest.fixture(scope="module")
-def channel(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return write_channel(tmp_path_factory.mktemp("channel"), realistic_packages())
-
-
 def solved(result: dict[str, Any]) -> dict[str, dict[str, str]]:
     assert "ok" in result, result
     return {record["name"]: record for record in result["ok"]}

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conda_channel import realistic_packages, write_channel
 from fake_conda import write_wrapper
 
 from scaffold.generation import new_project
@@ -23,11 +22,6 @@ OFFLINE = {
     proxy: "http://127.0.0.1:9"
     for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY")
 }
-
-
-@pytest.fixture(scope="module")
-def channel(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return write_channel(tmp_path_factory.mktemp("channel"), realistic_packages())
 
 
 @pytest.fixture

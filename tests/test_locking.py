@@ -32,11 +32,6 @@ from scaffold.locking import lock
 runner = CliRunner()
 
 
-@pytest.fixture(scope="session")
-def channel(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return write_channel(tmp_path_factory.mktemp("channel"), realistic_packages())
-
-
 @pytest.fixture
 def project(tmp_path: Path, channel: str) -> Path:
     made = new_project(
