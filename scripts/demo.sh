@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Usage: bash scripts/demo.sh [DIR]
+# Usage: bash scripts/demo.sh [--no-setup] [DIR]
 #
 # Set up .venv, generate a demo project with scaffold's defaults in DIR (default: demo in
-# this repository), install it into .venv, run its smoke pipeline (download -> preprocess
+# this repository), install it into its own DIR/.venv (which uses .venv's packages), run its
+# smoke pipeline (download -> preprocess
 # -> train -> eval -> infer) and print where its runs are and what they scored.
 #
 # DIR is read against the caller's directory. The script never deletes anything: it
@@ -14,7 +15,7 @@ unset CDPATH
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MARKER=.git/scaffold-demo
 
-usage() { echo "usage: bash scripts/demo.sh [DIR]   (default DIR: $ROOT/demo)"; }
+usage() { echo "usage: bash scripts/demo.sh [--no-setup] [DIR]   (default DIR: $ROOT/demo)"; }
 
 # The absolute path of $1 read against the caller's directory, without requiring it exists.
 absolute() {
@@ -33,6 +34,11 @@ refuse() {
 }
 
 # Every check on DIR comes first, so a refusal costs nothing and touches nothing.
+SETUP=1
+if [ "${1-}" = "--no-setup" ]; then  # .venv is ready: skip scripts/setup.sh
+    SETUP=0
+    shift
+fi
 case "$#:${1-}" in
     0:) DEMO="$ROOT/demo" ;;
     1:-h | 1:--help) usage; exit 0 ;;
@@ -55,8 +61,12 @@ fi
 
 PYTHON="$ROOT/.venv/bin/python"
 cd "$ROOT"
-echo "==> [1/3] Set-up: .venv with scaffold and what generated projects need (scripts/setup.sh; minutes the first time, seconds after)"
-bash scripts/setup.sh
+if [ "$SETUP" = 1 ]; then
+    echo "==> [1/3] Set-up: .venv with scaffold and what generated projects need (scripts/setup.sh; minutes the first time, seconds after)"
+    bash scripts/setup.sh
+else
+    echo "==> [1/3] Set-up skipped (--no-setup): using .venv as it is"
+fi
 
 if [ "$REUSE" = 1 ]; then
     echo "==> [2/3] Reusing the existing demo in $DEMO: made by an earlier run of this script, it keeps its earlier runs."
@@ -67,11 +77,23 @@ else
     echo "Made by scaffold's scripts/demo.sh, which reuses this project when run on it again." \
         >"$DEMO/$MARKER"
 fi
-echo "    Installing the demo project into .venv (editable, no dependencies: set-up installed them)"
-(cd "$DEMO" && "$PYTHON" -m pip install --quiet --no-deps --no-build-isolation --editable '.[dev]')
+# The demo project gets an environment of its own ($DEMO/.venv, git-ignored there) that sees
+# scaffold's packages through a .pth file: nothing is installed twice, and scaffold's .venv
+# never holds the demo project.
+DEMO_PYTHON="$DEMO/.venv/bin/python"
+if [ ! -x "$DEMO_PYTHON" ]; then
+    "$PYTHON" -m venv --without-pip "$DEMO/.venv"
+    "$DEMO_PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' | {
+        read -r site
+        "$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' >"$site/scaffold-venv.pth"
+    }
+fi
+echo "    Installing the demo project into $DEMO/.venv (editable; its dependencies come from .venv)"
+(cd "$DEMO" && "$PYTHON" -m pip --python "$DEMO_PYTHON" install --quiet --no-deps \
+    --no-build-isolation --editable .)
 
 echo "==> [3/3] Smoke: make smoke (download -> preprocess -> train -> eval -> infer on tiny data)"
-(cd "$DEMO" && make smoke PYTHON="$PYTHON")
+(cd "$DEMO" && make smoke PYTHON="$DEMO_PYTHON")
 
 echo
 "$PYTHON" scripts/smoke_summary.py "$DEMO"

@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m pytest "$@"
+# One worker per core (pytest-xdist); the slow tests run each generated project's own suite.
+exec .venv/bin/python -m pytest -n auto "$@"

@@ -87,13 +87,16 @@ def test_second_run_reuses_the_demo_and_keeps_the_first_run(tmp_path: Path) -> N
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
 
-    first = demo(str(project), cwd=elsewhere, timeout=600)
+    # --no-setup: the suite's own environment is ready, and must not be reinstalled under
+    # tests that run beside this one.
+    before = installed_distributions()
+    first = demo("--no-setup", str(project), cwd=elsewhere, timeout=600)
     assert first.returncode == 0, first.stdout + first.stderr
     first_run = project / "runs" / (project / "runs" / "LATEST").read_text().strip()
     assert "Smoke results" in first.stdout and "accuracy" in first.stdout
     assert first.stdout.rstrip().endswith("how good the model can get."), "not ending on results"
 
-    second = demo(str(project), cwd=elsewhere, timeout=600)
+    second = demo("--no-setup", str(project), cwd=elsewhere, timeout=600)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "Reusing the existing demo" in second.stdout and "delete that folder" in second.stdout
     second_run = project / "runs" / (project / "runs" / "LATEST").read_text().strip()
@@ -104,3 +107,10 @@ def test_second_run_reuses_the_demo_and_keeps_the_first_run(tmp_path: Path) -> N
         ["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True
     )
     assert status.stdout == "", "the demo's marker or runs dirtied the generated tree"
+    assert installed_distributions() == before, "the demo installed into scaffold's .venv"
+
+
+def installed_distributions() -> set[str]:
+    from importlib.metadata import distributions
+
+    return {dist.metadata["Name"] for dist in distributions()}
