@@ -245,21 +245,22 @@ def _template_renames(
     )
     fields = status.split("\0")
     moves = [
-        (fields[index + 1], fields[index + 2])
+        (_rendered_path(fields[index + 1], answers), _rendered_path(fields[index + 2], answers))
         for index in range(len(fields))
         if fields[index].startswith("R") and index + 2 < len(fields)
     ]
+    # e.g. cli.py -> cli.py.jinja renders to the same file; only real moves of files the
+    # repo has are worth regenerating the old version for.
+    moves = [(old, new) for old, new in moves if old and new and old != new]
+    moves = [(old, new) for old, new in moves if (project / old).is_file()]
     if not moves:
         return []
     renames = []
     with tempfile.TemporaryDirectory(prefix="scaffold-renames-") as tmp:
         old_render = _render_version(bundle, current, answers, Path(tmp) / "old")
-        for source_old, source_new in moves:
-            old, new = _rendered_path(source_old, answers), _rendered_path(source_new, answers)
+        for old, new in moves:
             user_file, template_file = project / old, old_render / old
-            if old == new or not old or not new:  # e.g. cli.py.jinja -> cli.py: same output
-                continue
-            if not user_file.is_file() or not template_file.is_file():
+            if not template_file.is_file():
                 continue
             user_bytes, old_bytes = user_file.read_bytes(), template_file.read_bytes()
             if user_bytes != old_bytes:
