@@ -51,6 +51,12 @@ def download(config: DataConfig, config_hash: str) -> list[Path]:
 def preprocess(config: DataConfig, config_hash: str) -> list[Path]:
     """Decode the raw idx files into compact arrays and record them in the manifest."""
     root = Path(config.root)
+    missing = [name for name in config.files if not (root / "raw" / name).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{root / 'raw'} lacks {', '.join(missing)}: run `{__package__} download` first, "
+            "with the same options (e.g. --smoke)"
+        )
     (root / "processed").mkdir(parents=True, exist_ok=True)
     outputs = []
     for split, prefix in SPLITS.items():

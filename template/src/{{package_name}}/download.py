@@ -7,6 +7,7 @@ sum is moved into place. Network errors are retried with back-off, mirror after 
 """
 
 import hashlib
+import socket
 import time
 from pathlib import Path
 
@@ -40,11 +41,13 @@ def fetch(name: str, mirrors: list[str], md5: str, dest_dir: Path, attempts: int
     partial = dest.with_name(name + ".part")
     errors = []
     for attempt in range(attempts):
+        unreachable = 0
         for mirror in mirrors:
             url = mirror.rstrip("/") + "/" + name
             try:
                 _copy_resuming(url, partial)
             except Exception as error:  # noqa: BLE001 (each filesystem raises its own types)
+                unreachable += _is_unreachable(error)
                 errors.append(f"{url}: {type(error).__name__}: {error}")
                 continue
             actual = md5_of(partial)
@@ -53,8 +56,27 @@ def fetch(name: str, mirrors: list[str], md5: str, dest_dir: Path, attempts: int
                 return dest
             partial.unlink()
             errors.append(f"{url}: md5 {actual}, expected {md5} (corrupt or changed file)")
+        if unreachable == len(mirrors):  # no host answered: retrying will not help
+            raise DownloadError(
+                f"could not download {name}: the network is unreachable (no mirror's host "
+                "could be resolved or connected to). Download on a machine with network "
+                "access and copy data/ over, or point the mirrors at a local copy of the "
+                'files, e.g. `download "data.mirrors=[file:///path/to/files/]"`.'
+            )
         time.sleep(min(2**attempt, 30) if attempt + 1 < attempts else 0)
     raise DownloadError(f"could not download {name} intact:\n  " + "\n  ".join(errors))
+
+
+def _is_unreachable(error: BaseException) -> bool:
+    """Whether `error` (or what caused it) is a failure to resolve or reach a host."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, (socket.gaierror, ConnectionRefusedError)):
+            return True
+        if type(seen).__name__ in {"ClientConnectorError", "ClientConnectorDNSError"}:
+            return True  # aiohttp's, under fsspec's http(s)
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _copy_resuming(url: str, partial: Path) -> None:
