@@ -198,7 +198,7 @@ def train(
                 run_id = runs.new_run_id(experiment, config.smoke) if context.is_main else None
                 run_dir = Path(config.runs_dir) / str(distributed.broadcast(run_id))
             state = manifest.git_state()
-            manifest.require_clean_tree(state, allow_dirty or config.smoke, run_dir)
+            saved_diff = manifest.require_clean_tree(state, allow_dirty or config.smoke, run_dir)
         record = manifest.Manifest(run_dir)
         if context.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -221,6 +221,10 @@ def train(
                 data=manifest.data_hashes(manifest_path(config.data)),
             )
             typer.echo(f"run {run_dir}")
+            if config.smoke:
+                typer.echo("smoke run: tiny synthetic data and model; it tests the code only")
+            if saved_diff:
+                typer.echo(f"uncommitted changes: saved in {run_dir / 'dirty.patch'}")
         with user_errors():  # a NaN loss is reported like any other user-fixable problem
             try:
                 result = run_training(config, run_dir, resume=bool(resume))

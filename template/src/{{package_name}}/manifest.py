@@ -42,8 +42,11 @@ def git_state() -> dict[str, Any]:
     }
 
 
-def require_clean_tree(state: dict[str, Any], allow_dirty: bool, run_dir: Path) -> None:
-    """Refuse a dirty or unversioned tree, or (when allowed) save its diff beside the run."""
+def require_clean_tree(state: dict[str, Any], allow_dirty: bool, run_dir: Path) -> bool:
+    """Refuse a dirty or unversioned tree, or (when allowed) save its diff beside the run.
+
+    Returns whether a diff was saved, so that the caller can say so.
+    """
     if state["commit"] is None and not allow_dirty:
         raise DirtyTreeError(
             "this directory is not a git repository with a commit, so the run could not be "
@@ -60,6 +63,7 @@ def require_clean_tree(state: dict[str, Any], allow_dirty: bool, run_dir: Path) 
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "dirty.patch").write_text(git("diff", "HEAD", "--binary") + "\n")
         (run_dir / "untracked.txt").write_text("".join(f"{p}\n" for p in state["untracked"]))
+    return bool(dirty)
 
 
 def environment() -> dict[str, Any]:
