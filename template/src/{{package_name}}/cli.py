@@ -192,6 +192,9 @@ def train(
                         "a resumed run keeps its config: drop the overrides and flags"
                     )
                 run_dir = find_run(resume)
+                if runs.finished(run_dir):
+                    typer.echo(f"{run_dir.name} has finished: nothing to resume (eval it instead)")
+                    return
                 config = from_yaml(run_dir / "config.yaml")
             else:
                 config = load_config(experiment_path(experiment), smoke, overrides)
@@ -203,7 +206,7 @@ def train(
         if context.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / "config.yaml").write_text(to_yaml(config))
-            runs.mark_latest(run_dir)
+            previous_latest = runs.mark_latest(run_dir)
             record.start(
                 command=[
                     "train",
@@ -236,6 +239,7 @@ def train(
             except BaseException as error:
                 if context.is_main:
                     record.finish("failed", error=error)
+                    runs.unmark_latest(run_dir, previous_latest)  # `latest` means usable
                 raise
         if context.is_main:
             record.finish("completed", result=result)

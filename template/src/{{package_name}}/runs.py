@@ -1,5 +1,6 @@
 """Run directories: runs/<run-id>/ holds everything one run wrote, runs/LATEST names the newest."""
 
+import json
 import secrets
 import time
 from pathlib import Path
@@ -26,8 +27,30 @@ def runs_dir() -> Path:
     return Path(load_config().runs_dir)
 
 
-def mark_latest(run_dir: Path) -> None:
-    (run_dir.parent / LATEST).write_text(run_dir.name + "\n")
+def mark_latest(run_dir: Path) -> str | None:
+    """Make `run_dir` the one 'latest' names; return the run it named before, if any."""
+    marker = run_dir.parent / LATEST
+    previous = marker.read_text().strip() if marker.is_file() else None
+    marker.write_text(run_dir.name + "\n")
+    return previous
+
+
+def unmark_latest(run_dir: Path, previous: str | None) -> None:
+    """Give 'latest' back to the run it named before `run_dir` (a run that failed)."""
+    marker = run_dir.parent / LATEST
+    if previous is None:
+        marker.unlink(missing_ok=True)
+    else:
+        marker.write_text(previous + "\n")
+
+
+def finished(run_dir: Path) -> bool:
+    """Whether the run's last attempt completed (so there is nothing to resume)."""
+    manifest = run_dir / "manifest.json"
+    if not manifest.is_file():
+        return False
+    attempts = json.loads(manifest.read_text())["attempts"]
+    return bool(attempts) and attempts[-1].get("status") == "completed"
 
 
 def resolve(runs_dir: Path, reference: str) -> Path:
