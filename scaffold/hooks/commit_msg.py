@@ -1,0 +1,132 @@
+"""commit-msg: Conventional Commits subjects that say what changed.
+
+`type(scope)!: description`, the type one of `commit-types`, the whole subject line at
+most `max-subject-length` (72) characters (what `git log --oneline` and web views show
+uncut), no trailing period, and a description that is more than filler ("wip", "fix",
+"misc changes"). A body, if any, is separated from the subject by a blank line.
+
+Messages that git writes are taken as they are: merges (`Merge branch ...`) and reverts
+(`Revert "..."`, `Reapply "..."`). `fixup!`, `squash!` and `amend!` commits pass locally,
+where `git rebase --autosquash` is about to fold them in, and are refused by
+`scaffold check-commits`, which sees what would be merged.
+"""
+
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from scaffold.hooks import changes as git_changes
+from scaffold.hooks import settings as settings_module
+from scaffold.hooks.report import HookError, Problem, emit, fail
+from scaffold.hooks.settings import Settings
+
+HOOK = "commit-msg"
+SCISSORS = "# ------------------------ >8 ------------------------"
+HEADER = re.compile(r"(?P<type>[A-Za-z]+)(?:\((?P<scope>[^()]+)\))?(?P<breaking>!)?: (?P<text>.*)")
+WRITTEN_BY_GIT = re.compile(r'(Merge .+|Revert ".*|Reapply ".*)')
+AUTOSQUASH = re.compile(r"(fixup|squash|amend)! ")
+EXAMPLE = "fix(data): retry interrupted downloads"
+# Words that say nothing about a change. A description made only of these is refused.
+FILLER = frozenset(
+    """
+    a add added adds again an and bug bugfix bugs change changed changes clean cleanup
+    code commit debug done edit edits final fix fixed fixes fixing foo improve
+    improvement improvements in it minor misc more new of on progress refactor
+    refactoring remove removed save small some stuff temp test testing tests the things
+    this tmp todo tweak tweaks up update updated updates various wip work x
+    """.split()  # noqa: SIM905 (a list of 70 words reads better as text)
+)
+
+
+def clean(message: str) -> str:
+    """The message as git will store it: without comment lines or the verbose diff."""
+    message = message.split(SCISSORS, 1)[0]
+    lines = [line.rstrip() for line in message.splitlines() if not line.startswith("#")]
+    return "\n".join(lines).strip("\n")
+
+
+def check(message: str, settings: Settings, *, allow_autosquash: bool = True) -> list[Problem]:
+    """The problems of a commit message (raw or already cleaned)."""
+    text = clean(message)
+    if not text.strip():
+        return [Problem(f"the commit message is empty: describe the change, e.g. `{EXAMPLE}`")]
+    subject, _, body = text.partition("\n")
+    if WRITTEN_BY_GIT.fullmatch(subject):
+        return []
+    if AUTOSQUASH.match(subject):
+        if allow_autosquash:
+            return []
+        return [
+            Problem(
+                f"{subject!r} is a fixup: fold it into its commit before merging "
+                "(`git rebase -i --autosquash BASE`)"
+            )
+        ]
+    problems = []
+    header = HEADER.fullmatch(subject)
+    if header is None:
+        return [
+            Problem(
+                f"{subject!r} is not a Conventional Commit subject: write "
+                f"`type(scope): what it does`, e.g. `{EXAMPLE}` "
+                f"(types: {', '.join(settings.commit_types)})"
+            )
+        ]
+    if header["type"] not in settings.commit_types:
+        problems.append(
+            Problem(
+                f"{header['type']!r} is not a commit type: use one of "
+                f"{', '.join(settings.commit_types)}"
+            )
+        )
+    if len(subject) > settings.max_subject_length:
+        problems.append(
+            Problem(
+                f"the subject is {len(subject)} characters, over {settings.max_subject_length}: "
+                "shorten it and put the details in the body, after a blank line"
+            )
+        )
+    if subject.endswith("."):
+        problems.append(Problem(f"{subject!r} ends with a period: drop it"))
+    words = re.findall(r"[a-z0-9]+", header["text"].lower())
+    if all(word in FILLER for word in words):
+        problems.append(
+            Problem(
+                f"{header['text']!r} says nothing about the change: say what it does, "
+                f"e.g. `{EXAMPLE}`"
+            )
+        )
+    if body and body.split("\n", 1)[0].strip():
+        problems.append(
+            Problem("the second line is not blank: leave one empty line after the subject")
+        )
+    return problems
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Check the message file that git passes to the commit-msg hook."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if len(args) != 1:
+        print("usage: commit_msg MESSAGE_FILE", file=sys.stderr)
+        return 2
+    path = Path(args[0])
+    try:
+        message = path.read_bytes().decode("utf-8", "replace")
+        repo = git_changes.repo()
+        if repo.merging:
+            return 0
+        problems = check(message, settings_module.load(repo.root))
+    except OSError as error:
+        return fail(HookError(f"{path}: cannot read the commit message ({error})."))
+    except HookError as error:
+        return fail(error)
+    if problems:
+        problems = [Problem(f"commit message: {problem.message}") for problem in problems]
+        kept = f"The message is kept in {path}: `git commit -e -F {path}` edits it again."
+        problems[-1] = Problem(problems[-1].message, (kept,))
+    return emit(problems)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
