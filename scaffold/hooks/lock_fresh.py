@@ -1,0 +1,80 @@
+"""lock-fresh: a commit that changes the environment files must carry a matching lock.
+
+`conda-lock.yml` records a fingerprint of `environment.yml`, `environment-dev.yml` and
+`virtual-packages.yml` per platform (scaffold.lockfile), so whether it still matches them
+is answered from the first lines of the lock, without conda or a YAML parser. A repo that
+has no lock at all (generated where the channels were unreachable) is left to
+`scaffold doctor` and CI's `scaffold lock --check`; deleting the lock is refused.
+"""
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from scaffold import lockfile
+from scaffold.hooks import changes as git_changes
+from scaffold.hooks.report import HookError, Problem, emit, fail
+
+HOOK = "lock-fresh"
+FILES = (*lockfile.INPUT_FILES, lockfile.LOCK_FILE)  # what makes a commit an environment one
+FIX = (
+    "Re-pin it and commit it with the environment change: "
+    f"`scaffold lock`, then `git add {lockfile.LOCK_FILE}`.",
+)
+
+
+def check(project: Path, *, lock_deleted: bool = False) -> list[Problem]:
+    """The problems of the lock in `project` (a work tree, or a commit's files in a folder)."""
+    if not (project / lockfile.LOCK_FILE).is_file():
+        if not lock_deleted:
+            return []
+        return [
+            Problem(
+                f"{lockfile.LOCK_FILE}: deleted, while the environment files still declare "
+                "the environment: keep it (`git restore --staged --worktree -- "
+                f"{lockfile.LOCK_FILE}`) or re-pin it",
+                FIX,
+            )
+        ]
+    freshness = lockfile.check_freshness(project)
+    if freshness.fresh:
+        return []
+    reasons = []
+    if freshness.stale_platforms:
+        reasons.append(f"the environment files changed for {', '.join(freshness.stale_platforms)}")
+    if freshness.missing_platforms:
+        reasons.append(f"{', '.join(freshness.missing_platforms)} not locked")
+    return [
+        Problem(
+            f"{lockfile.LOCK_FILE}: does not match the environment files ({'; '.join(reasons)})",
+            FIX,
+        )
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Check the lock of the repository (pre-commit has stashed what is not staged)."""
+    del argv
+    try:
+        root = git_changes.repo().root
+        deleted = False
+        if not (root / lockfile.LOCK_FILE).is_file():
+            deleted = bool(
+                git_changes.git(
+                    "diff",
+                    "--cached",
+                    "--name-only",
+                    "--diff-filter=D",
+                    "-z",
+                    "--",
+                    lockfile.LOCK_FILE,
+                    cwd=root,
+                )
+            )
+        return emit(check(root, lock_deleted=deleted))
+    except HookError as error:
+        return fail(error)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
