@@ -1,0 +1,196 @@
+"""`scaffold check-commits`: the commit hooks' rules on every commit of a range.
+
+Hooks run on the machine of whoever commits, and can be skipped; CI runs this over a pull
+request's commits so that the rules hold for what is merged. Each commit is judged alone,
+as the hooks judged it when it was made: its message (commit-msg, with fixups refused:
+they must be squashed before merging), its change (atomic-commit, with the same
+exemptions), its new files (no-artifacts), and, when it touches the environment files,
+its lock against its own tree (lock-fresh).
+
+It must stay fast on long ranges, so git is asked three or four times in all, never per
+commit: one `git log` gives every commit's message, parents and changed files; one
+`git cat-file --batch-check` the sizes of the new blobs; one `git cat-file --batch`
+the contents that rules read.
+"""
+
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from scaffold import git, lockfile
+from scaffold.errors import ScaffoldError
+from scaffold.hooks import atomic_commit, commit_msg, lock_fresh, no_artifacts
+from scaffold.hooks import changes as git_changes
+from scaffold.hooks import settings as settings_module
+from scaffold.hooks.changes import Change
+from scaffold.hooks.report import HookError, Problem
+from scaffold.hooks.settings import Settings
+
+COMMIT_MARK = "\x00\x01scaffold-commit\x01"  # NUL never occurs in git's messages or paths
+SYMLINK_MODE = "120000"
+SHORT = 12
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule in one commit."""
+
+    commit: str
+    rule: str  # the hook id: atomic-commit, commit-msg, lock-fresh, no-artifacts
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.commit[:SHORT]} {self.rule}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Commit:
+    """What `git log` says of one commit."""
+
+    sha: str
+    parents: tuple[str, ...]
+    message: str
+    changes: list[Change]  # empty for merges: git log shows no diff for them
+
+
+@dataclass(frozen=True)
+class Report:
+    """The outcome of checking a range, for the CLI to print."""
+
+    revisions: str
+    commits: int
+    violations: list[Violation]
+
+    @property
+    def commits_at_fault(self) -> int:
+        return len({violation.commit for violation in self.violations})
+
+
+def check_range(path: Path, revisions: str | None = None) -> Report:
+    """Check every commit of `revisions` (`BASE..HEAD`; default: HEAD against main).
+
+    Raises ScaffoldError when the range cannot be read or the settings are wrong.
+    """
+    root = git.repo_root(path)
+    if root is None:
+        raise ScaffoldError(f"{path} is not inside a git repository: run it in one.")
+    revisions = revisions or default_range(root)
+    if revisions.startswith("-"):
+        raise ScaffoldError(f"{revisions!r} is not a range of commits: write BASE..HEAD.")
+    try:
+        settings = settings_module.load(root)
+        commits = read_commits(root, revisions)
+        violations = check_commits(root, commits, settings)
+    except HookError as error:
+        raise ScaffoldError(str(error)) from error
+    return Report(revisions, len(commits), violations)
+
+
+def default_range(root: Path) -> str:
+    """What a pull request to main would hold: HEAD's commits not on origin/main (or main)."""
+    for base in ("origin/main", "main"):
+        if git.git(
+            "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}", cwd=root, check=False
+        ):
+            return f"{base}..HEAD"
+    raise ScaffoldError(
+        "There is no main branch to compare HEAD with: name the commits, e.g. "
+        "`scaffold check-commits origin/develop..HEAD`."
+    )
+
+
+def read_commits(root: Path, revisions: str) -> list[Commit]:
+    """Every commit of the range, oldest first, from one `git log`."""
+    output = git_changes.git(
+        "log",
+        "--reverse",
+        "--root",
+        "--no-show-signature",
+        "--no-textconv",
+        "--ignore-submodules=none",
+        f"--format={COMMIT_MARK.replace(chr(0), '%x00')}%H %P%x00%B",
+        *git_changes.DIFF_OPTIONS,
+        revisions,
+        "--",
+        cwd=root,
+    )
+    commits = []
+    for chunk in ("\0" + git_changes.decode(output)).split(COMMIT_MARK)[1:]:
+        ids, message, diff = [*chunk.split("\0", 2), "", ""][:3]
+        sha, *parents = ids.split()
+        tokens = diff.lstrip("\n").split("\0")
+        commits.append(Commit(sha, tuple(parents), message, git_changes.parse_diff(tokens)))
+    return commits
+
+
+def check_commits(root: Path, commits: list[Commit], settings: Settings) -> list[Violation]:
+    """Apply every rule to every commit; the blobs they read come from two git calls."""
+    limit = settings.max_file_size_kb * 1024
+    files = [change for commit in commits for change in _new_files(commit)]
+    sizes = git_changes.object_sizes(root, (change.new_blob for change in files))
+    wanted = [
+        change.new_blob for change in files if sizes.get(change.new_blob, limit + 1) <= limit
+    ]
+    for commit in commits:
+        wanted += atomic_commit.contents_needed(commit.changes)
+        if _touches_environment(commit):
+            wanted += [f"{commit.sha}:{name}" for name in lock_fresh.FILES]
+    contents = git_changes.read_objects(root, wanted)
+
+    violations = []
+    for commit in commits:
+        for rule, problems in _problems(commit, contents, sizes, settings):
+            violations += [Violation(commit.sha, rule, problem.message) for problem in problems]
+    return violations
+
+
+def _problems(
+    commit: Commit,
+    contents: dict[str, bytes | None],
+    sizes: dict[str, int],
+    settings: Settings,
+) -> Iterable[tuple[str, list[Problem]]]:
+    merge = len(commit.parents) > 1
+    if not merge:
+        yield commit_msg.HOOK, commit_msg.check(commit.message, settings, allow_autosquash=False)
+    exempt = atomic_commit.exemption(
+        commit.changes, contents, first=not commit.parents, merge=merge
+    )
+    if not exempt:
+        yield atomic_commit.HOOK, atomic_commit.check(commit.changes, contents, settings)
+    for change in _new_files(commit):
+        size = sizes.get(change.new_blob, 0)
+        content = contents.get(change.new_blob)
+        yield no_artifacts.HOOK, no_artifacts.check(change.path, size, content, settings)
+    if _touches_environment(commit):
+        yield lock_fresh.HOOK, _lock_problems(commit, contents)
+
+
+def _new_files(commit: Commit) -> list[Change]:
+    """The files a commit adds or changes (not deletions, submodules or symbolic links)."""
+    return [
+        change
+        for change in commit.changes
+        if change.exists_after and not change.submodule and change.new_mode != SYMLINK_MODE
+    ]
+
+
+def _touches_environment(commit: Commit) -> bool:
+    return any(
+        change.path in lock_fresh.FILES or change.old_path in lock_fresh.FILES
+        for change in commit.changes
+    )
+
+
+def _lock_problems(commit: Commit, contents: dict[str, bytes | None]) -> list[Problem]:
+    """lock-fresh on the commit's own environment files, written out to a temporary folder."""
+    deleted = any(
+        change.status == "D" and change.path == lockfile.LOCK_FILE for change in commit.changes
+    )
+    with tempfile.TemporaryDirectory(prefix="scaffold-check-") as tmp:
+        for name in lock_fresh.FILES:
+            data = contents.get(f"{commit.sha}:{name}")
+            if data is not None:
+                (Path(tmp) / name).write_bytes(data)
+        return lock_fresh.check(Path(tmp), lock_deleted=deleted)
