@@ -290,6 +290,37 @@ def doctor(
         raise typer.Exit(1)
 
 
+@app.command("check-commits")
+def check_commits(
+    revisions: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="BASE..HEAD",
+            help="The commits to check (default: HEAD's commits not on origin/main, or main).",
+        ),
+    ] = None,
+    repo: Annotated[
+        Path, typer.Option("--repo", help="The repository (or any folder inside it).")
+    ] = Path("."),
+) -> None:
+    """Check every commit of a range against the commit hooks' rules; exits 1 on any problem."""
+    from scaffold.commits import check_range
+
+    report = check_range(repo, revisions)
+    for violation in report.violations:
+        typer.echo(str(violation))
+    if report.violations:
+        base = report.revisions.split("..")[0]
+        typer.echo(
+            f"\n{len(report.violations)} problem(s) in {report.commits_at_fault} of "
+            f"{report.commits} commit(s) of {report.revisions}. Rewrite them with "
+            f"`git rebase -i {base}` (reword, edit, split; docs/commit-hooks.md).",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(f"{report.commits} commit(s) of {report.revisions}: no problems.")
+
+
 def main() -> None:
     """Entry point of the `scaffold` console script."""
     app(prog_name="scaffold")

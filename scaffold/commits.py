@@ -80,7 +80,17 @@ def check_range(path: Path, revisions: str | None = None) -> Report:
         raise ScaffoldError(f"{revisions!r} is not a range of commits: write BASE..HEAD.")
     try:
         settings = settings_module.load(root)
+    except HookError as error:
+        raise ScaffoldError(str(error)) from error
+    try:
         commits = read_commits(root, revisions)
+    except HookError as error:
+        raise ScaffoldError(
+            f"Cannot read the commits {revisions} in {root} "
+            f"({str(error).split(' failed: ', 1)[-1].strip()}): name two commits of this "
+            "repository, BASE..HEAD (in CI, check out the whole history: fetch-depth: 0)."
+        ) from error
+    try:
         violations = check_commits(root, commits, settings)
     except HookError as error:
         raise ScaffoldError(str(error)) from error
