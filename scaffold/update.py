@@ -9,6 +9,7 @@ non-zero exit, and puts the repo back as it was when the update itself fails.
 
 import re
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from scaffold import answers as answers_module
 from scaffold import git, template_history
 from scaffold.errors import ConflictError, ScaffoldError
 
+SUBJECT_LIMIT = 72  # the commit-msg hook's default max-subject-length
 CONFLICT_MARKER = re.compile(rb"^(<{7}|>{7}) ", re.MULTILINE)
 
 
@@ -139,11 +141,24 @@ def update_project(
             conflicts,
         )
     git.git("add", "--all", cwd=project)
+    return UpdateResult(current, target, changed, commit_message(current, target, new_answers))
+
+
+def commit_message(current: str, target: str, changed_answers: Iterable[str]) -> str:
+    """The message `scaffold update` suggests for its commit.
+
+    It must pass the generated repo's commit-msg hook: a Conventional Commit subject of at
+    most SUBJECT_LIMIT characters, so a long list of answers is cut short.
+    """
     if target != current:
-        message = f"chore: update scaffold template to v{target}"
-    else:
-        message = f"chore: change scaffold answers ({', '.join(sorted(new_answers))})"
-    return UpdateResult(current, target, changed, message)
+        return f"chore: update scaffold template to v{target}"
+    names = sorted(changed_answers)
+    for shown in range(len(names), 0, -1):
+        more = f" and {len(names) - shown} more" if shown < len(names) else ""
+        message = f"chore: change scaffold answers ({', '.join(names[:shown])}{more})"
+        if len(message) <= SUBJECT_LIMIT:
+            return message
+    return f"chore: change {len(names)} scaffold answer{'s' * (len(names) != 1)}"
 
 
 def _root_of(project: Path) -> Path:
