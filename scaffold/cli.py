@@ -130,7 +130,7 @@ def new(
     ] = None,
 ) -> None:
     """Generate a new ML project at DEST: asks its questions, or takes --defaults."""
-    from scaffold.generation import new_project
+    from scaffold.generation import INSTALL_HOOKS, new_project
 
     if not defaults and sys.stdin.isatty():
         typer.echo(PROMPT_HINT, err=True)
@@ -155,6 +155,8 @@ def new(
             "git has no user.name/user.email here, so that commit uses the project's author; "
             "set yours with `git config --global user.name/user.email`."
         )
+    if project.hooks:
+        typer.echo(project.hooks.note)
     steps = [
         f"cd {dest}",
         "pip install torch --index-url https://download.pytorch.org/whl/cpu"
@@ -163,6 +165,8 @@ def new(
         "make smoke",
         f"{package} --help",
     ]
+    if project.hooks and not project.hooks.installed:
+        steps.append(f"{INSTALL_HOOKS}   # the commit hooks")
     typer.echo("\nNext:\n" + "".join(f"  {step}\n" for step in steps), nl=False)
 
 

@@ -9,6 +9,7 @@ or does not exist.
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -33,6 +34,15 @@ class NewProject:
     commit: str | None
     used_fallback_identity: bool
     lock_note: str | None  # what became of the attempt to lock the environment
+    hooks: "HookSetup | None" = None  # None: no git, or a template without commit hooks
+
+
+@dataclass(frozen=True)
+class HookSetup:
+    """What became of `pre-commit install` in the new repo."""
+
+    installed: bool
+    note: str  # one line for the user: what happened, or what to run
 
 
 def new_project(
@@ -69,6 +79,7 @@ def new_project(
             commit, fallback = (
                 _first_commit(staging, answers, version) if init_git else (None, False)
             )
+            hooks = install_hooks(staging) if init_git else None
             os.chmod(staging, 0o777 & ~_umask())
             os.replace(staging, dest)
     except BaseException:
@@ -76,7 +87,7 @@ def new_project(
         for parent in created_parents:
             parent.rmdir()
         raise
-    return NewProject(dest, answers, version, commit, fallback, lock_note)
+    return NewProject(dest, answers, version, commit, fallback, lock_note, hooks)
 
 
 def _refuse_non_empty(dest: Path) -> None:
@@ -198,3 +209,36 @@ def _first_commit(project: Path, answers: dict[str, Any], version: str) -> tuple
         fallback_email=answers.get("author_email") or "scaffold@localhost",
     )
     return git.head_commit(project), fallback
+
+
+PRE_COMMIT_CONFIG = ".pre-commit-config.yaml"
+INSTALL_HOOKS = "pip install pre-commit && pre-commit install"
+
+
+def install_hooks(project: Path) -> HookSetup | None:
+    """Set up the commit hooks of `project` with `pre-commit install`, if pre-commit is here.
+
+    Without network access it only writes the .git/hooks shims (~0.2 s); pre-commit
+    fetches the hooks themselves on the first commit. Its config sets both hook types
+    (default_install_hook_types). Never fails generation: a missing pre-commit, or one
+    that refuses (e.g. a global core.hooksPath), becomes a note that says what to run.
+    """
+    if not (project / PRE_COMMIT_CONFIG).is_file():
+        return None
+    pre_commit = shutil.which("pre-commit")
+    if pre_commit is None:
+        return HookSetup(False, "Commit hooks not installed: pre-commit is not on PATH.")
+    try:
+        result = subprocess.run(
+            [pre_commit, "install"], cwd=project, capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return HookSetup(
+            False, f"Commit hooks not installed: `pre-commit install` failed: {error}"
+        )
+    if result.returncode != 0:
+        said = (result.stderr or result.stdout).strip().splitlines() or ["no message"]
+        return HookSetup(
+            False, f"Commit hooks not installed: `pre-commit install` said {said[-1]}"
+        )
+    return HookSetup(True, "Commit hooks installed: pre-commit checks every commit.")
