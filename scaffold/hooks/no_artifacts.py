@@ -59,7 +59,7 @@ def check(path: str, size: int, content: bytes | None, settings: Settings) -> li
     if size > limit:
         problems.append(
             Problem(
-                f"{path}: {size / 1024:,.0f} KB, over the {settings.max_file_size_kb:,} KB "
+                f"{path}: {-(-size // 1024):,} KB, over the {settings.max_file_size_kb:,} KB "
                 "limit: keep large files out of git (an artifact store, Git LFS)",
                 (
                     *untrack,
