@@ -12,6 +12,8 @@ from pathlib import Path
 
 from conftest import REPO_ROOT
 
+from scaffold import lockfile
+
 RUN = REPO_ROOT / "scaffold" / "hooks" / "run"
 HOOK_ENV = {"SCAFFOLD_HOOKS_PYTHON": sys.executable}  # python3 on PATH may be another one
 
@@ -65,3 +67,15 @@ class GitRepo:
 def lines(count: int, prefix: str = "line") -> str:
     """`count` distinct lines of text."""
     return "".join(f"{prefix} {number}\n" for number in range(count))
+
+
+def write_lock(project: Path, platforms: list[str]) -> None:
+    """A conda-lock.yml whose fingerprints match `project`'s environment files now, as
+    `scaffold lock` writes them (lock-fresh reads nothing else of a lock)."""
+    hashes = "".join(
+        f"    {platform}: {lockfile.fingerprint(project, platform)}\n" for platform in platforms
+    )
+    (project / lockfile.LOCK_FILE).write_text(
+        f"version: 1\nmetadata:\n  content_hash:\n{hashes}  channels: []\npackage: []\n",
+        encoding="utf-8",
+    )

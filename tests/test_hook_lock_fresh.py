@@ -1,13 +1,9 @@
-"""lock-fresh: environment changes must come with a conda-lock.yml that matches them.
-
-The locks here carry real fingerprints (scaffold.lockfile.fingerprint), as `scaffold lock`
-writes them; the hook reads nothing else of a lock.
-"""
+"""lock-fresh: environment changes must come with a conda-lock.yml that matches them."""
 
 from pathlib import Path
 
 import pytest
-from gitrepo import GitRepo
+from gitrepo import GitRepo, write_lock
 
 from scaffold import lockfile
 from scaffold.hooks import lock_fresh
@@ -15,16 +11,6 @@ from scaffold.hooks import lock_fresh
 ENVIRONMENT = (
     "name: demo\nplatforms:\n  - linux-64\n  - osx-arm64\ndependencies:\n  - python 3.11.*\n"
 )
-
-
-def write_lock(project: Path, platforms: list[str]) -> None:
-    hashes = "".join(
-        f"    {platform}: {lockfile.fingerprint(project, platform)}\n" for platform in platforms
-    )
-    (project / lockfile.LOCK_FILE).write_text(
-        f"version: 1\nmetadata:\n  content_hash:\n{hashes}  channels: []\npackage: []\n",
-        encoding="utf-8",
-    )
 
 
 @pytest.fixture
