@@ -1,0 +1,156 @@
+"""`scaffold check-commits`: the hooks' rules on every commit of a range, fast."""
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from gitrepo import GitRepo, lines, write_lock
+from typer.testing import CliRunner
+
+from scaffold.cli import app
+from scaffold.commits import check_range
+from scaffold.errors import ScaffoldError
+
+ENVIRONMENT = "name: demo\nplatforms:\n  - linux-64\ndependencies:\n  - python 3.11.*\n"
+ANSWERS = "# Written by copier\n_commit: v{}\n_src_path: https://example.org/t.git\n"
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> tuple[GitRepo, dict[str, str]]:
+    """A repo whose commits each break (or rightly escape) one rule; name -> sha."""
+    repo = GitRepo(tmp_path / "repo")
+    shas = {}
+    repo.write("environment.yml", ENVIRONMENT)
+    write_lock(repo.path, ["linux-64"])
+    repo.write(".copier-answers.yml", ANSWERS.format("0.3.0"))
+    repo.write("src/demo/model.py", lines(3000))
+    shas["root"] = repo.commit("chore: generate project from scaffold template v0.3.0")
+    repo.write("src/demo/train.py", lines(40))
+    shas["good"] = repo.commit("feat(train): add a cosine schedule")
+    repo.write("src/demo/train.py", lines(41))
+    shas["wip"] = repo.commit("wip")
+    repo.write("environment.yml", ENVIRONMENT + "  - numpy\n")
+    write_lock(repo.path, ["linux-64"])
+    repo.write("src/demo/data.py", "import numpy\n")
+    shas["mixed"] = repo.commit("feat(data): load arrays with numpy")
+    repo.write("src/demo/big.py", lines(450))
+    shas["large"] = repo.commit("feat: add the evaluation suite")
+    repo.write("model.pt", b"\x80\x02")
+    repo.write("src/demo/eval.py", "<<<<<<< HEAD\nx\n=======\ny\n>>>>>>> theirs\n")
+    shas["artifacts"] = repo.commit("feat(eval): report per-class accuracy")
+    repo.write("environment.yml", ENVIRONMENT + "  - numpy\n  - scipy\n")
+    shas["stale"] = repo.commit("build: add scipy")
+    write_lock(repo.path, ["linux-64"])
+    shas["relock"] = repo.commit("build: re-pin the environment")
+    repo.write("src/demo/train.py", lines(42))
+    shas["fixup"] = repo.commit("fixup! feat(train): add a cosine schedule")
+    repo.write(".copier-answers.yml", ANSWERS.format("0.4.0"))
+    repo.write("src/demo/model.py", lines(2000, "new"))
+    repo.write("environment.yml", ENVIRONMENT + "  - numpy\n  - scipy\n  - pandas\n")
+    write_lock(repo.path, ["linux-64"])
+    shas["template"] = repo.commit("chore: update scaffold template to v0.4.0")
+    repo.git("checkout", "--quiet", "-b", "side")
+    repo.write("src/demo/side.py", lines(10))
+    shas["side"] = repo.commit("feat: add a side module")
+    repo.git("checkout", "--quiet", "main")
+    repo.git("merge", "--quiet", "--no-ff", "--no-verify", "-m", "whatever we merged", "side")
+    shas["merge"] = repo.git("rev-parse", "HEAD").stdout.strip()
+    return repo, shas
+
+
+def test_every_commit_is_judged_alone(history: tuple[GitRepo, dict[str, str]]) -> None:
+    repo, shas = history
+    report = check_range(repo.path, "HEAD")
+    assert report.commits == len(shas)
+    rules: dict[str, set[str]] = {name: set() for name in shas}
+    names = {sha: name for name, sha in shas.items()}
+    for violation in report.violations:
+        rules[names[violation.commit]].add(violation.rule)
+    assert rules == {
+        "root": set(),  # the first commit is exempt from size and mixing
+        "good": set(),
+        "wip": {"commit-msg"},
+        "mixed": {"atomic-commit"},
+        "large": {"atomic-commit"},
+        "artifacts": {"no-artifacts"},
+        "stale": {"lock-fresh"},  # judged against its own tree, not the fixed one after it
+        "relock": set(),
+        "fixup": {"commit-msg"},  # fine locally, refused where it would be merged
+        "template": set(),
+        "side": set(),
+        "merge": set(),
+    }
+    assert report.commits_at_fault == 6
+
+
+def test_the_cli_prints_one_line_per_violation(history: tuple[GitRepo, dict[str, str]]) -> None:
+    repo, shas = history
+    result = CliRunner().invoke(
+        app, ["check-commits", f"{shas['good']}..{shas['artifacts']}", "--repo", str(repo.path)]
+    )
+    assert result.exit_code == 1
+    printed = result.stdout.splitlines()
+    assert printed[0].startswith(f"{shas['wip'][:12]} commit-msg: 'wip' is not a Conventional")
+    assert f"{shas['artifacts'][:12]} no-artifacts: model.pt: a checkpoint" in result.stdout
+    assert f"{shas['artifacts'][:12]} no-artifacts: src/demo/eval.py:1: an unresolved" in (
+        result.stdout
+    )
+    assert "problem(s) in 4 of 4 commit(s)" in result.stderr
+    assert f"git rebase -i {shas['good']}" in result.stderr
+
+
+def test_without_a_range_the_branch_is_checked_against_main(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("chore: start")
+    repo.commit("misc")  # on main: not part of the branch's range
+    repo.git("checkout", "--quiet", "-b", "feature")
+    repo.write("a.py", "x = 1\n")
+    repo.commit("feat: add the alpha module")
+    result = CliRunner().invoke(app, ["check-commits", "--repo", str(repo.path)])
+    assert result.exit_code == 0, result.output
+    assert "1 commit(s) of main..HEAD: no problems." in result.stdout
+
+
+def test_a_wrong_range_is_one_line(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("chore: start")
+    with pytest.raises(ScaffoldError, match=r"Cannot read the commits nope\.\.HEAD .*fetch-depth"):
+        check_range(repo.path, "nope..HEAD")
+    with pytest.raises(ScaffoldError, match="not a range of commits"):
+        check_range(repo.path, "--all")
+
+
+def fast_history(repo: GitRepo, count: int) -> None:
+    """`count` ordinary commits (a few files, ~30 changed lines each) via git fast-import."""
+    stream = []
+    for number in range(count):
+        stream.append(
+            f"commit refs/heads/main\nmark :{number + 1}\n"
+            f"committer Test <t@example.org> {1700000000 + number} +0000\n"
+            f"data <<EOF\nfeat(model): add layer {number} to the backbone\n\nWhy.\nEOF\n"
+        )
+        if number:
+            stream.append(f"from :{number}\n")
+        for part in range(3):
+            body = lines(10, f"c{number}")
+            stream.append(
+                f"M 100644 inline src/demo/part_{(number + part) % 17}.py\n"
+                f"data {len(body.encode())}\n{body}\n"
+            )
+    subprocess.run(
+        ["git", "fast-import", "--quiet"],
+        cwd=repo.path,
+        input="".join(stream).encode(),
+        check=True,
+    )
+
+
+def test_two_hundred_commits_take_well_under_a_second(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    fast_history(repo, 201)
+    start = time.perf_counter()
+    report = check_range(repo.path, "HEAD~200..HEAD")
+    elapsed = time.perf_counter() - start
+    assert report.commits == 200 and report.violations == []
+    assert elapsed < 1.0, f"{elapsed:.2f} s"
