@@ -5,7 +5,7 @@ repository) on every commit, and `scaffold check-commits` applies the same rules
 commit of a range in CI. Installing them must cost nothing, so pre-commit runs them with
 the interpreter already on PATH (`scaffold/hooks/run`) and they import only Python's
 standard library and scaffold's stdlib-only modules (`scaffold.lockfile`): never copier,
-yaml, rattler or typer. tests/hooks/test_imports.py keeps it so.
+yaml, rattler or typer. tests/test_hook_imports.py keeps it so.
 
 One module per hook, each a `main(argv=None) -> int` around pure functions that the tests
 and `scaffold.commits` call directly; `changes`, `settings` and `report` are shared.
