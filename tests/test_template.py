@@ -7,6 +7,7 @@ each project is parsed with the real parsers, and ruff checks all of them at onc
 
 import itertools
 import keyword
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from checks import parse_all, render
+from checks import BINARY_SUFFIXES, parse_all, render
 from conftest import REPO_ROOT
 
 QUESTIONS = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
@@ -199,3 +200,99 @@ def test_package_name_is_derived_valid(
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
     assert answers["package_name"] == package_name
     assert (project / "src" / package_name / "cli.py").is_file()
+
+
+def test_ci_workflow_is_valid_and_checks_every_commit(rendered: list[tuple[dict, Path]]) -> None:
+    """The generated CI validates against GitHub's published workflow schema (vendored by
+    check-jsonschema, offline), runs pre-commit on all files, and check-commits over the
+    pull request's range with the history fetched."""
+    workflows = [
+        project / ".github" / "workflows" / "ci.yml"
+        for combination, project in rendered
+        if combination["ci"] == "github"
+    ]
+    schema = ["--builtin-schema", "vendor.github-workflows"]
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", *schema, *map(str, workflows)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for workflow in workflows:
+        jobs = yaml.safe_load(workflow.read_text(encoding="utf-8"))["jobs"]
+        assert set(jobs) == {"test", "pre-commit", "commits"}
+        runs = {
+            name: "\n".join(step.get("run", "") for step in job["steps"])
+            for name, job in jobs.items()
+        }
+        assert "pre-commit run --all-files" in runs["pre-commit"]
+        commits = jobs["commits"]
+        assert commits["if"] == "github.event_name == 'pull_request'"
+        checkout = commits["steps"][0]
+        assert checkout["uses"].startswith("actions/checkout@")
+        assert checkout["with"]["fetch-depth"] == 0
+        assert 'scaffold check-commits "$base..$head"' in runs["commits"]
+        assert ".pull_request.base.sha" in runs["commits"]
+        config = yaml.safe_load((workflow.parents[2] / ".pre-commit-config.yaml").read_text())
+        rev = next(repo["rev"] for repo in config["repos"] if "scaffold-ml" in repo["repo"])
+        assert f"scaffold.git@{rev}'" in runs["commits"]  # the same rules as the hooks
+
+
+def test_pre_commit_config_wires_our_hooks_and_the_basics(
+    rendered: list[tuple[dict, Path]],
+) -> None:
+    manifest = yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())
+    configs = [project / ".pre-commit-config.yaml" for _, project in rendered]
+    assert len({path.read_text(encoding="utf-8") for path in configs}) == 1  # no answer in it
+    result = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "validate-config", str(configs[0])],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = yaml.safe_load(configs[0].read_text(encoding="utf-8"))
+    assert config["default_install_hook_types"] == ["pre-commit", "commit-msg"]
+    repos = {repo["repo"]: repo for repo in config["repos"]}
+    ours = repos["https://github.com/scaffold-ml/scaffold.git"]
+    assert ours["rev"] == QUESTIONS["scaffold_hooks_rev"]["default"]
+    assert [hook["id"] for hook in ours["hooks"]] == [hook["id"] for hook in manifest]
+    basics = {hook["id"]: hook for hook in repos[PRE_COMMIT_HOOKS]["hooks"]}
+    assert basics["check-merge-conflict"]["args"] == ["--assume-in-merge"]
+    assert {"check-yaml", "end-of-file-fixer", "trailing-whitespace"} <= set(basics)
+    assert {"https://github.com/astral-sh/ruff-pre-commit", NBSTRIPOUT} <= set(repos)
+
+
+PRE_COMMIT_HOOKS = "https://github.com/pre-commit/pre-commit-hooks"
+NBSTRIPOUT = "https://github.com/kynan/nbstripout"
+
+
+def test_generated_files_pass_the_basic_public_hooks(
+    rendered: list[tuple[dict, Path]], tmp_path: Path
+) -> None:
+    """pre-commit-hooks' checks, run from its PyPI package (its repo cannot be cloned
+    offline), on copies of the projects: a first commit must pass them as generated."""
+    files = []
+    for number, (_, project) in enumerate(rendered):
+        copy = tmp_path / str(number)
+        shutil.copytree(project, copy)
+        subprocess.run(["git", "init", "--quiet"], cwd=copy, check=True)
+        subprocess.run(["git", "add", "--all"], cwd=copy, check=True)  # what the commit holds
+        listed = subprocess.run(
+            ["git", "ls-files", "-z"], cwd=copy, capture_output=True, text=True, check=True
+        )
+        files += [f"{number}/{name}" for name in listed.stdout.split("\0") if name]
+    text = [name for name in files if Path(name).suffix not in BINARY_SUFFIXES]
+    subprocess.run(["git", "init", "--quiet"], cwd=tmp_path, check=True)  # check_merge_conflict
+    for hook, args, targets in (
+        ("end_of_file_fixer", [], text),
+        ("trailing_whitespace_fixer", [], text),
+        ("check_yaml", [], [name for name in text if name.endswith((".yml", ".yaml"))]),
+        ("check_merge_conflict", ["--assume-in-merge"], text),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", f"pre_commit_hooks.{hook}", *args, *targets],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, f"{hook}: {result.stdout}"
