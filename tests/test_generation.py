@@ -107,6 +107,64 @@ def test_missing_git_identity_commits_as_the_author(tmp_path: Path, isolated_hom
     assert author == "Ada Lovelace <ada@example.org>"
 
 
+def with_pre_commit(monkeypatch: pytest.MonkeyPatch, available: bool) -> None:
+    """PATH with this environment's pre-commit first, or without any pre-commit."""
+    bin_dir = Path(sys.executable).parent
+    rest = [p for p in os.environ["PATH"].split(os.pathsep) if Path(p) != bin_dir]
+    if any((Path(p) / "pre-commit").exists() for p in rest):
+        pytest.skip("another pre-commit is on PATH")
+    monkeypatch.setenv("PATH", os.pathsep.join([str(bin_dir)] * available + rest))
+    monkeypatch.setenv("PRE_COMMIT_HOME", str(Path(os.environ["HOME"]) / "pre-commit"))
+
+
+def test_the_commit_hooks_are_installed_after_the_first_commit(
+    tmp_path: Path, template_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_pre_commit(monkeypatch, available=True)
+    start = time.perf_counter()
+    project = new_project(tmp_path / "demo", defaults=True, template=str(template_dir))
+    assert project.hooks is not None and project.hooks.installed, project.hooks
+    for hook_type in ("pre-commit", "commit-msg"):  # default_install_hook_types
+        assert "pre-commit" in (project.path / ".git" / "hooks" / hook_type).read_text()
+    assert dirty_paths(project.path) == []  # only .git/hooks was written
+    assert time.perf_counter() - start < 10  # offline: no hook environment is built yet
+
+
+def test_without_pre_commit_the_next_steps_say_how(
+    tmp_path: Path, template_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from scaffold.cli import app
+
+    with_pre_commit(monkeypatch, available=False)
+    arguments = ["new", str(tmp_path / "demo"), "--defaults", "--template", str(template_dir)]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    assert "Commit hooks not installed: pre-commit is not on PATH." in result.stdout
+    assert "  pip install pre-commit && pre-commit install   # the commit hooks\n" in (
+        result.stdout
+    )
+    assert not (tmp_path / "demo" / ".git" / "hooks" / "commit-msg").exists()
+
+
+def test_a_refusing_pre_commit_never_fails_generation(
+    tmp_path: Path, template_dir: Path, monkeypatch: pytest.MonkeyPatch, isolated_home: Path
+) -> None:
+    with_pre_commit(monkeypatch, available=True)
+    with (isolated_home / ".gitconfig").open("a") as config:
+        config.write("[core]\n\thooksPath = /nonexistent/hooks\n")  # pre-commit refuses this
+    project = new_project(tmp_path / "demo", defaults=True, template=str(template_dir))
+    assert project.hooks is not None and not project.hooks.installed
+    assert "hooksPath" in project.hooks.note
+    assert dirty_paths(project.path) == []
+
+
+def test_a_template_without_hooks_installs_none(tmp_path: Path, monkeypatch) -> None:
+    with_pre_commit(monkeypatch, available=True)
+    assert new_project(tmp_path / "demo", defaults=True, template_version="0.3.0").hooks is None
+
+
 class Terminal:
     """`scaffold new` running in a pseudo-terminal, read and typed into like a person would."""
 
