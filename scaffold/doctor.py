@@ -2,8 +2,8 @@
 
 Each check is a small function returning a `Finding`; `diagnose` runs them all on the top
 of the repo holding the given path (found as git finds it): git state, template drift, the
-lock's freshness, the active environment against the lock, and the NVIDIA driver against
-the locked CUDA. Later checks (hooks installed, ...) join the list in `CHECKS`.
+commit hooks installed, the lock's freshness, the active environment against the lock, and
+the NVIDIA driver against the locked CUDA. Later checks join the list in `CHECKS`.
 """
 
 from collections.abc import Callable
@@ -122,9 +122,36 @@ def check_gpu_driver(project: Path) -> Finding:
     return Finding("gpu", True, f"the NVIDIA driver supports CUDA {supported} (lock: {needed}).")
 
 
+def check_hooks(project: Path) -> Finding:
+    """The commit hooks of .pre-commit-config.yaml are installed in this clone."""
+    if not (project / ".pre-commit-config.yaml").is_file():
+        return Finding("hooks", True, "no .pre-commit-config.yaml: no hooks to install.")
+    hooks = Path(git.git("rev-parse", "--git-path", "hooks", cwd=project))
+    hooks = hooks if hooks.is_absolute() else project / hooks
+    missing = [
+        stage for stage in ("pre-commit", "commit-msg") if "pre-commit" not in _read(hooks / stage)
+    ]
+    if missing:
+        return Finding(
+            "hooks",
+            False,
+            f"the {' and '.join(missing)} hook(s) are not installed in this clone: run "
+            "`pip install pre-commit && pre-commit install`.",
+        )
+    return Finding("hooks", True, "pre-commit and commit-msg hooks installed.")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 CHECKS: list[Callable[[Path], Finding]] = [
     check_git,
     check_template,
+    check_hooks,
     check_lock,
     check_environment,
     check_gpu_driver,

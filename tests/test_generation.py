@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from scaffold import template_history
+from scaffold.doctor import diagnose
 from scaffold.errors import ScaffoldError
 from scaffold.generation import new_project
 from scaffold.git import dirty_paths, git
@@ -128,6 +129,8 @@ def test_the_commit_hooks_are_installed_after_the_first_commit(
         assert "pre-commit" in (project.path / ".git" / "hooks" / hook_type).read_text()
     assert dirty_paths(project.path) == []  # only .git/hooks was written
     assert time.perf_counter() - start < 10  # offline: no hook environment is built yet
+    hooks = next(f for f in diagnose(project.path / "src") if f.check == "hooks")
+    assert hooks.ok, hooks.message
 
 
 def test_without_pre_commit_the_next_steps_say_how(
@@ -146,6 +149,8 @@ def test_without_pre_commit_the_next_steps_say_how(
         result.stdout
     )
     assert not (tmp_path / "demo" / ".git" / "hooks" / "commit-msg").exists()
+    hooks = next(f for f in diagnose(tmp_path / "demo") if f.check == "hooks")
+    assert not hooks.ok and "pre-commit install" in hooks.message
 
 
 def test_a_refusing_pre_commit_never_fails_generation(
