@@ -108,21 +108,11 @@ def experiment_path(experiment: str | None) -> str | None:
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """Show problems the user can fix as one line, not a traceback."""
-    from .config import ConfigError
-    from .download import DownloadError
-    from .manifest import DirtyTreeError
-    from .train import NonFiniteError
+    from .errors import UserError
 
     try:
         yield
-    except (
-        ConfigError,
-        DirtyTreeError,
-        DownloadError,
-        NonFiniteError,
-        FileNotFoundError,
-        ValueError,
-    ) as error:
+    except (UserError, FileNotFoundError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
 
@@ -310,6 +300,18 @@ def rerun(run: Annotated[str, typer.Argument(help="Run id, path, or 'latest'.")]
     command = first["command"]
     typer.echo("rerunning: " + " ".join(command))
     raise typer.Exit(subprocess.run([sys.executable, "-m", __package__, *command]).returncode)
+
+
+@app.command()
+def smoke() -> None:
+    """The whole loop on configs/smoke.yaml in one process, in seconds: download, preprocess,
+    train, eval and infer, each stage reading what the one before wrote, exactly as the
+    separate commands do (`make smoke` runs this)."""
+    download(smoke=True)
+    preprocess(smoke=True)
+    train(smoke=True)
+    evaluate("latest")
+    infer(Path("tests/fixtures/images"), output=Path("runs/smoke-predictions.csv"))
 
 
 @app.command()

@@ -12,6 +12,8 @@ from pathlib import Path
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from .errors import UserError
+
 CONFIG_DIR = Path("configs")
 
 
@@ -58,7 +60,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config file or override that does not fit the schema; the message says where."""
 
 

@@ -14,10 +14,12 @@ from pathlib import Path
 import fsspec
 from tqdm import tqdm
 
+from .errors import UserError
+
 CHUNK = 1 << 20
 
 
-class DownloadError(RuntimeError):
+class DownloadError(UserError, RuntimeError):
     """A file could not be fetched intact from any mirror."""
 
 

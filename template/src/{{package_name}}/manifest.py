@@ -19,10 +19,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from .errors import UserError
+
 LOCK_FILE = Path("conda-lock.yml")
 
 
-class DirtyTreeError(RuntimeError):
+class DirtyTreeError(UserError, RuntimeError):
     """Training on uncommitted code would make the result impossible to trace."""
 
 

@@ -22,12 +22,13 @@ from . import checkpoint, distributed
 from .config import Config, to_yaml
 from .data import CLASSES, MEAN, STD
 from .dataset import make_dataset
+from .errors import UserError
 from .model import ConvNet
 from .plots import prediction_grid
 from .tracking import Tracker
 
 
-class NonFiniteError(RuntimeError):
+class NonFiniteError(UserError, RuntimeError):
     """The loss or a gradient became NaN or infinite: continuing would waste the run."""
 
 
