@@ -93,7 +93,7 @@ def printable(text: str) -> str:
 
 
 def _unknown_key(key: str, questions: Questions) -> str:
-    close = difflib.get_close_matches(key, list(questions), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(key.lower(), list(questions), n=1, cutoff=0.6)
     hint = f"did you mean {close[0]}? " if close else ""
     key = printable(key)
     return (
@@ -154,6 +154,8 @@ def copier_rejection(error: BaseException) -> ScaffoldError | None:
     """
     from copier.errors import CopierError
 
+    if isinstance(error, KeyboardInterrupt):  # copier's Ctrl-C at a question: not an error
+        return None
     if isinstance(error, CopierError):
         return ScaffoldError(printable(str(error).strip()))
     if isinstance(error, ValueError):

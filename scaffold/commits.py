@@ -98,11 +98,19 @@ def check_range(path: Path, revisions: str | None = None) -> Report:
 
 
 def default_range(root: Path) -> str:
-    """What a pull request to main would hold: HEAD's commits not on origin/main (or main)."""
+    """What a pull request to main would hold: HEAD's commits not on origin/main (or main).
+
+    On main itself with no origin/main (a repo never pushed), that would be nothing, so
+    every commit of HEAD is checked instead.
+    """
+    head = git.git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", cwd=root, check=False)
     for base in ("origin/main", "main"):
-        if git.git(
+        commit = git.git(
             "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}", cwd=root, check=False
-        ):
+        )
+        if commit and base == "main" and commit == head:
+            return "HEAD"
+        if commit:
             return f"{base}..HEAD"
     raise ScaffoldError(
         "There is no main branch to compare HEAD with: name the commits, e.g. "

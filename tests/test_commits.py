@@ -112,6 +112,16 @@ def test_without_a_range_the_branch_is_checked_against_main(tmp_path: Path) -> N
     assert "1 commit(s) of main..HEAD: no problems." in result.stdout
 
 
+def test_on_an_unpushed_main_every_commit_is_checked(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("chore: start")
+    repo.write("a.py", "x = 1\n")
+    repo.commit("wip")
+    result = CliRunner().invoke(app, ["check-commits", "--repo", str(repo.path)])
+    assert result.exit_code == 1, result.output
+    assert "commit-msg: 'wip'" in result.stdout
+
+
 def test_a_wrong_range_is_one_line(tmp_path: Path) -> None:
     repo = GitRepo(tmp_path / "repo")
     repo.commit("chore: start")

@@ -263,6 +263,8 @@ def test_interrupted_generation_leaves_nothing(tmp_path: Path, interrupt: str) -
         os.kill(terminal.pid, signal.SIGTERM)
     assert terminal.wait() != 0
     assert leftovers(tmp_path) == []
+    assert "AnswersMap" not in terminal.screen and "Traceback" not in terminal.screen
+    assert len(terminal.screen.rsplit("Python package", 1)[-1]) < 500, terminal.screen
 
 
 def test_plain_copier_copies_this_repository_without_trust(tmp_path: Path) -> None:
