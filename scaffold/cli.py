@@ -159,6 +159,7 @@ def new(
         typer.echo(project.hooks.note)
     steps = [
         f"cd {dest}",
+        "python3 -m venv .venv && . .venv/bin/activate   # or conda: README, Set up",
         "pip install torch --index-url https://download.pytorch.org/whl/cpu"
         "   # no NVIDIA GPU here? (README: Set up)",
         "pip install --editable '.[dev]'",
@@ -283,7 +284,10 @@ def lock(
 def doctor(
     path: RepoPath = Path("."),
 ) -> None:
-    """Diagnose a generated repo: git state, template version; exits 1 when action is needed."""
+    """Diagnose a generated repo: git, template, hooks, lock, environment, GPU driver.
+
+    Exits 1 when something needs action; each failed check says what to do.
+    """
     from scaffold.doctor import diagnose
 
     findings = diagnose(path)

@@ -108,7 +108,9 @@ def check_gpu_driver(project: Path) -> Finding:
         return Finding("gpu", True, "the environment is CPU-only: no driver needed.")
     supported = environments.driver_cuda()
     if supported is None:
-        return Finding("gpu", True, f"no GPU found (no nvidia-smi); the lock needs CUDA {needed}.")
+        return Finding(
+            "gpu", True, f"no GPU found (no nvidia-smi); the environment targets CUDA {needed}."
+        )
     if supported.startswith("error:"):
         return Finding("gpu", False, f"nvidia-smi failed: {supported.removeprefix('error:')}")
     if environments.version_tuple(supported) < environments.version_tuple(needed):
