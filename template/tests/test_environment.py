@@ -1,7 +1,7 @@
 """The conda environment files and pyproject.toml declare the same dependencies.
 
 Two lists of the same packages drift apart unless something fails when they do: a package
-added to pyproject.toml alone is missing from the conda environment (and the Docker image);
+added to pyproject.toml alone is missing from the conda environment (and from the lock);
 one added to environment.yml alone is missing for pip users.
 """
 
