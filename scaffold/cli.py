@@ -70,6 +70,12 @@ def _parse_data(pairs: list[str] | None) -> dict[str, str]:
     return parse_pairs(pairs or [])
 
 
+def _repo_around(directory: Path) -> Path | None:
+    from scaffold.git import repo_root
+
+    return repo_root(directory)
+
+
 def _print_version(value: bool) -> None:
     if value:
         from scaffold.template_history import latest_version
@@ -150,6 +156,11 @@ def new(
         typer.echo(f"First commit: {project.commit[:12]}.")
     if project.lock_note:
         typer.echo(project.lock_note)
+    if git and (outer := _repo_around(project.path.parent)):
+        typer.echo(
+            f"Note: {project.path} is inside the git repository {outer} and has its own "
+            "repository; generate with --no-git to make it part of the outer one instead."
+        )
     if project.used_fallback_identity:
         typer.echo(
             "git has no user.name/user.email here, so that commit uses the project's author; "

@@ -148,3 +148,11 @@ def test_doctor_finds_the_repo_from_a_subdirectory(tmp_path: Path) -> None:
     result = runner.invoke(app, ["doctor", str(project / "src")])
     assert "ok   git: clean work tree." in result.output
     assert "ok   template:" in result.output
+
+
+def test_new_inside_another_repository_says_it_nests_one(tmp_path: Path) -> None:
+    outer = tmp_path / "outer"
+    assert runner.invoke(app, ["new", str(outer), "--defaults", "--no-lock"]).exit_code == 0
+    result = runner.invoke(app, ["new", str(outer / "inner"), "--defaults", "--no-lock"])
+    assert result.exit_code == 0, result.output
+    assert f"is inside the git repository {outer}" in result.output
