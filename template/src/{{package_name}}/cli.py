@@ -215,7 +215,9 @@ def train(
             )
             typer.echo(f"run {run_dir}")
             if config.smoke:
-                typer.echo("smoke run: tiny synthetic data and model; it tests the code only")
+                typer.echo(
+                    "smoke run: a small bundled dataset (8x8 digits); it tests the code only"
+                )
             if saved_diff:
                 typer.echo(f"uncommitted changes: saved in {run_dir / 'dirty.patch'}")
         with user_errors():  # a NaN loss is reported like any other user-fixable problem
@@ -274,12 +276,12 @@ def infer(
     ),
 ) -> None:
     """Predict the class of each image, with every class's probability."""
-    from .evaluate import load_model
+    from .evaluate import load_model, run_info
     from .infer import image_paths, predict, write
 
     with user_errors():
-        model = load_model(find_run(run))
-        records = predict(model, image_paths(from_caller(source)))
+        run_dir = find_run(run)
+        records = predict(load_model(run_dir), run_info(run_dir), image_paths(from_caller(source)))
         write(records, from_caller(output))
         typer.echo(f"{len(records)} prediction(s) written to {output}")
 

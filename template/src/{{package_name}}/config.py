@@ -3,6 +3,11 @@
 The dataclasses below are the schema: every key a YAML file may set, with its type. The
 values live in configs/*.yaml. Loading merges the layers in order with OmegaConf, which
 rejects unknown keys and wrong types; the error names the key and the file.
+
+The model and the dataset are chosen by name (`model.name=mlp`, `data.name=digits`): the
+name is a module of models/ or datasets/, whose `Settings` dataclass extends ModelConfig
+or DataConfig with its own typed settings, and whose values are configs/model/NAME.yaml
+or configs/data/NAME.yaml (merged before base.yaml, so every later layer overrides them).
 """
 
 import sys
@@ -19,17 +24,29 @@ CONFIG_DIR = Path("configs")
 
 @dataclass
 class DataConfig:
+    """What every dataset has; its module's `Settings` adds the dataset's own settings."""
+
+    name: str = MISSING  # a module of datasets/, e.g. fashion_mnist
     root: str = MISSING  # raw/, processed/ and manifest.json live here (scratch on clusters)
-    mirrors: list[str] = MISSING  # base URLs or directories tried in order
-    files: dict[str, str] = MISSING  # file name -> published md5
     val_size: int = MISSING  # last N training images, held out for validation
     num_workers: int = MISSING
 
 
 @dataclass
 class ModelConfig:
-    width: int = MISSING  # channels of the first conv block, doubled per block
-    depth: int = MISSING  # number of conv blocks
+    """What every model has; its module's `Settings` adds the model's own settings."""
+
+    name: str = MISSING  # a module of models/, e.g. convnet or mlp
+
+
+@dataclass
+class SmokeChecks:
+    """The learning signal a smoke run must show, set for the smoke dataset (smoke.yaml)."""
+
+    enabled: bool = MISSING
+    min_loss_drop: float = MISSING  # validation loss must fall by this fraction of its start
+    min_accuracy: float = MISSING  # final validation accuracy (chance is 1 / classes)
+    overfit_loss: float = MISSING  # before training, a fresh model must fit one batch below this
 
 
 @dataclass
@@ -58,6 +75,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    smoke_checks: SmokeChecks = field(default_factory=SmokeChecks)
 
 
 class ConfigError(UserError, ValueError):
@@ -68,24 +86,27 @@ def load_config(
     experiment: str | None = None, smoke: bool = False, overrides: list[str] | None = None
 ) -> Config:
     """Merge base.yaml, the experiment file, smoke.yaml and `key=value` overrides, in order."""
-    layers = [CONFIG_DIR / "base.yaml"]
+    paths = [CONFIG_DIR / "base.yaml"]
     if experiment:
-        layers.append(_experiment_path(experiment))
+        paths.append(_experiment_path(experiment))
     if smoke:
-        layers.append(CONFIG_DIR / "smoke.yaml")
-    merged = OmegaConf.structured(Config)
-    for path in layers:
+        paths.append(CONFIG_DIR / "smoke.yaml")
+    layers = []
+    for path in paths:
         if not path.is_file():
             raise ConfigError(f"{path}: no such config file")
-        merged = _merge(merged, OmegaConf.load(path), str(path))
+        layers.append((str(path), OmegaConf.load(path)))
     if overrides:
         malformed = [item for item in overrides if "=" not in item]
         if malformed:
             raise ConfigError(f"overrides must be key=value (e.g. train.lr=3e-4): {malformed}")
-        merged = _merge(merged, OmegaConf.from_dotlist(overrides), "command line")
+        layers.append(("command line", OmegaConf.from_dotlist(overrides)))
+    merged = _schema(*(layer for _, layer in layers))
+    for source, layer in layers:
+        merged = _merge(merged, layer, source)
     missing = sorted(OmegaConf.missing_keys(merged))
     if missing:
-        raise ConfigError(f"no value for {', '.join(missing)}: set it in {layers[0]}")
+        raise ConfigError(f"no value for {', '.join(missing)}: set it in {paths[0]}")
     config = OmegaConf.to_object(merged)
     assert isinstance(config, Config)
     _check_values(config)
@@ -99,6 +120,27 @@ def _experiment_path(experiment: str) -> Path:
         if path.suffix in {".yaml", ".yml"}
         else CONFIG_DIR / "experiment" / f"{experiment}.yaml"
     )
+
+
+def _schema(*layers, values: bool = True):
+    """The schema with the chosen model's and dataset's settings (and their YAML values)."""
+    from . import datasets, models
+
+    try:
+        chosen = OmegaConf.merge(*layers)
+    except OmegaConfBaseException as error:
+        raise ConfigError(f"the config layers do not merge: {error}") from None
+    schema = OmegaConf.structured(Config)
+    for section, parts in (("model", models), ("data", datasets)):
+        name = OmegaConf.select(chosen, f"{section}.name")
+        if name is None:
+            raise ConfigError(f"no {section}.name: set it in {CONFIG_DIR / 'base.yaml'}")
+        settings = OmegaConf.structured(parts.get(str(name)).Settings)
+        schema[section] = settings
+        path = CONFIG_DIR / section / f"{name}.yaml"
+        if values and path.is_file():
+            schema = _merge(schema, {section: OmegaConf.load(path)}, str(path))
+    return schema
 
 
 def _merge(base, layer, source: str):
@@ -145,7 +187,9 @@ def from_yaml(path: Path) -> Config:
     naming the key and what to do.
     """
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.load(path))
+        saved = OmegaConf.load(path)
+        defaults = OmegaConf.load(CONFIG_DIR / "base.yaml")
+        merged = OmegaConf.merge(_schema(defaults, saved, values=False), saved)
     except OmegaConfBaseException as error:
         key = getattr(error, "full_key", "") or "?"
         raise ConfigError(
@@ -156,7 +200,7 @@ def from_yaml(path: Path) -> Config:
         ) from None
     filled = sorted(OmegaConf.missing_keys(merged))
     if filled:
-        defaults = OmegaConf.load(CONFIG_DIR / "base.yaml")
+        defaults = OmegaConf.merge(_schema(defaults, saved), defaults)
         for key in filled:
             OmegaConf.update(merged, key, OmegaConf.select(defaults, key), merge=False)
         sys.stderr.write(

@@ -1,8 +1,9 @@
-"""Fashion-MNIST: download, preprocess, and the Dataset the training loop reads.
+"""The data stages of any dataset, and what they share: arrays on disk and their lineage.
 
-Stages, each recorded in <data.root>/manifest.json (data lineage):
-  download    raw/*.gz from the configured mirrors, md5-verified
-  preprocess  raw idx files -> processed/{train,test}.npz (uint8 images, labels)
+Stages, each recorded in <data.root>/manifest.json (data lineage), done by the configured
+dataset's module (datasets/NAME.py):
+  download    raw files from the configured source
+  preprocess  raw files -> processed/{train,test}.npz (uint8 images, labels)
 The Dataset reads the processed arrays; the last `val_size` training images are the
 validation split.
 """
@@ -18,59 +19,38 @@ from pathlib import Path
 
 import numpy as np
 
+from . import datasets
 from .config import DataConfig
-from .download import fetch
-
-CLASSES = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
-MEAN, STD = 0.2860, 0.3530  # of the Fashion-MNIST training images, for normalisation
-SPLITS = {"train": "train", "test": "t10k"}
 
 
 def download(config: DataConfig, config_hash: str) -> list[Path]:
-    """Fetch every raw file and record it in the data manifest."""
-    root = Path(config.root)
-    paths = []
-    for name, md5 in config.files.items():
-        path = fetch(name, config.mirrors, md5, root / "raw")
-        _record(root, path, source=config.mirrors, config_hash=config_hash, md5=md5)
-        paths.append(path)
-    return paths
+    """Fetch the configured dataset's raw files; its module records them in the manifest."""
+    return datasets.get(config.name).download(config, config_hash)
 
 
 def preprocess(config: DataConfig, config_hash: str) -> list[Path]:
-    """Decode the raw idx files into compact arrays and record them in the manifest."""
-    root = Path(config.root)
-    missing = [name for name in config.files if not (root / "raw" / name).is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"{root / 'raw'} lacks {', '.join(missing)}: run `{__package__} download` first, "
-            "with the same options (e.g. --smoke)"
-        )
+    """Turn the raw files into processed/{train,test}.npz, recorded in the manifest."""
+    return datasets.get(config.name).preprocess(config, config_hash)
+
+
+def save_split(
+    root: Path,
+    split: str,
+    images: np.ndarray,
+    labels: np.ndarray,
+    source: list[str],
+    config_hash: str,
+) -> Path:
+    """Write processed/<split>.npz (uint8 images, integer labels) atomically and record it."""
+    if len(images) != len(labels):
+        raise ValueError(f"{split}: {len(images)} images but {len(labels)} labels")
     (root / "processed").mkdir(parents=True, exist_ok=True)
-    outputs = []
-    for split, prefix in SPLITS.items():
-        images = read_idx(root / "raw" / f"{prefix}-images-idx3-ubyte.gz")
-        labels = read_idx(root / "raw" / f"{prefix}-labels-idx1-ubyte.gz")
-        if len(images) != len(labels):
-            raise ValueError(f"{split}: {len(images)} images but {len(labels)} labels")
-        output = root / "processed" / f"{split}.npz"
-        temporary = output.with_suffix(".tmp.npz")
-        np.savez(temporary, images=images, labels=labels)
-        temporary.replace(output)
-        _record(root, output, source=[f"raw/{prefix}-*-idx?-ubyte.gz"], config_hash=config_hash)
-        outputs.append(output)
-    return outputs
+    output = root / "processed" / f"{split}.npz"
+    temporary = output.with_suffix(".tmp.npz")
+    np.savez(temporary, images=images, labels=labels)
+    temporary.replace(output)
+    record(root, output, source=source, config_hash=config_hash)
+    return output
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -87,7 +67,7 @@ def read_idx(path: Path) -> np.ndarray:
 
 
 def load_split(config: DataConfig, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, 28, 28) uint8 and labels (N,) of 'train', 'val' or 'test'."""
+    """Images (N, H, W[, C]) uint8 and labels (N,) of 'train', 'val' or 'test'."""
     source = "test" if split == "test" else "train"
     path = Path(config.root) / "processed" / f"{source}.npz"
     if not path.is_file():
@@ -113,7 +93,7 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _record(root: Path, path: Path, source: list[str], config_hash: str, md5: str = "") -> None:
+def record(root: Path, path: Path, source: list[str], config_hash: str, md5: str = "") -> None:
     """Add or refresh `path`'s entry in the data manifest (written atomically)."""
     manifest_file = root / "manifest.json"
     manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {"files": {}}

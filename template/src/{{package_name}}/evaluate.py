@@ -9,59 +9,129 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
 
-from . import checkpoint
+from . import checkpoint, models
 from .config import from_yaml
-from .data import CLASSES
-from .dataset import make_dataset
-from .model import ConvNet
-from .plots import confusion_matrix, training_curves
+from .dataset import make_dataset, unnormalize
+from .datasets import DatasetInfo, info
+from .plots import confusion_matrix, prediction_grid, training_curves
 from .tracking import read_metrics
 
 
-def evaluate_run(run_dir: Path, split: str = "test", weights: str = "best") -> dict:
-    """Score a run's `best` (lowest validation loss) or `last` weights; write metrics and plots."""
-    config = from_yaml(run_dir / "config.yaml")
-    model = load_model(run_dir, weights)
-    dataset = make_dataset(config.data, split)
+@torch.no_grad()
+def evaluate(
+    model: torch.nn.Module,
+    dataset: TensorDataset,
+    num_classes: int,
+    device: torch.device,
+    autocast_dtype: torch.dtype | None,
+    batch_size: int = 512,
+) -> dict:
+    """Loss, accuracy, confusion matrix and predictions of `model` on `dataset`.
 
-    matrix = np.zeros((len(CLASSES), len(CLASSES)), dtype=np.int64)
-    total_loss = 0.0
-    with torch.no_grad():
-        for images, labels in DataLoader(dataset, batch_size=512):
+    The one routine behind validation during training and `eval`: the same device,
+    precision and arithmetic, so their numbers agree.
+    """
+    training = model.training
+    model.eval()
+    total_loss, matrix, predictions = 0.0, np.zeros((num_classes, num_classes), np.int64), []
+    for images, labels in DataLoader(dataset, batch_size=batch_size):
+        images, labels = images.to(device), labels.to(device)
+        with torch.autocast(
+            device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None
+        ):
             logits = model(images)
-            total_loss += torch.nn.functional.cross_entropy(logits, labels, reduction="sum").item()
-            np.add.at(matrix, (labels.numpy(), logits.argmax(dim=1).numpy()), 1)
+        total_loss += F.cross_entropy(logits.float(), labels, reduction="sum").item()
+        predicted = logits.argmax(dim=1).cpu()
+        np.add.at(matrix, (labels.cpu().numpy(), predicted.numpy()), 1)
+        predictions.append(predicted)
+    model.train(training)
+    return {
+        "loss": total_loss / len(dataset),
+        "accuracy": float(matrix.diagonal().sum() / max(matrix.sum(), 1)),
+        "matrix": matrix,
+        "predicted": torch.cat(predictions),
+    }
 
+
+def predictions_grid(dataset: TensorDataset, predicted: torch.Tensor, info: DatasetInfo):
+    """The first 16 images of `dataset`, captioned 'predicted / actual', as an RGB array."""
+    images, labels = dataset.tensors
+    return prediction_grid(
+        unnormalize(images[:16], info).numpy(),
+        [info.classes[i] for i in predicted[:16].tolist()],
+        [info.classes[i] for i in labels[:16].tolist()],
+    )
+
+
+def autocast_type(precision: str, device: torch.device) -> torch.dtype | None:
+    """The mixed-precision dtype for this device, or None for plain fp32.
+
+    'auto' picks bf16 on CUDA GPUs that support it (no loss scaling needed), fp32 elsewhere.
+    """
+    if device.type != "cuda" or precision == "fp32":
+        return None
+    if precision == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+def evaluate_run(run_dir: Path, split: str = "test", weights: str = "best") -> dict:
+    """Score a run's `best` (lowest validation loss) or `last` weights; write metrics and plots.
+
+    Scored as validation was during training: on the GPU when there is one, at the run's
+    precision (train.precision).
+    """
+    config = from_yaml(run_dir / "config.yaml")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = load_model(run_dir, weights, device)
+    classes = run_info(run_dir).classes
+    result = evaluate(
+        model,
+        make_dataset(config.data, split),
+        len(classes),
+        device,
+        autocast_type(config.train.precision, device),
+    )
+    matrix = result["matrix"]
     per_class = matrix.diagonal() / np.maximum(matrix.sum(axis=1), 1)
     metrics = {
         "split": split,
         "weights": weights,
         "examples": int(matrix.sum()),
-        "loss": total_loss / len(dataset),
-        "accuracy": float(matrix.diagonal().sum() / matrix.sum()),
-        "per_class_accuracy": dict(zip(CLASSES, per_class.round(4).tolist(), strict=True)),
+        "loss": result["loss"],
+        "accuracy": result["accuracy"],
+        "per_class_accuracy": dict(zip(classes, per_class.round(4).tolist(), strict=True)),
     }
     out = run_dir / "eval"
     out.mkdir(exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    confusion_matrix(matrix, CLASSES, out / "confusion_matrix.png")
+    confusion_matrix(matrix, classes, out / "confusion_matrix.png")
     training_curves(read_metrics(run_dir), out / "training_curves.png")
     return metrics
 
 
-def load_model(run_dir: Path, weights: str = "best") -> ConvNet:
-    """The run's model in eval mode on the CPU: best.pt, else the final model.pt."""
+def run_info(run_dir: Path) -> DatasetInfo:
+    """The metadata (classes, shape, normalisation) of the dataset a run trained on."""
+    return info(from_yaml(run_dir / "config.yaml").data)
+
+
+def load_model(
+    run_dir: Path, weights: str = "best", device: torch.device | None = None
+) -> torch.nn.Module:
+    """The run's model in eval mode (on the CPU by default): best.pt, else the final model.pt."""
+    device = device or torch.device("cpu")
     config = from_yaml(run_dir / "config.yaml")
-    model = ConvNet(config.model, num_classes=len(CLASSES))
+    model = models.build(config.model, info(config.data))
     best = run_dir / "checkpoints" / "best.pt"
     if weights == "best" and best.is_file():
-        state = checkpoint.load(best, torch.device("cpu"))["model"]
+        state = checkpoint.load(best, device)["model"]
     else:
-        state = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
+        state = torch.load(run_dir / "model.pt", map_location=device, weights_only=True)
     model.load_state_dict(state)
-    return model.eval()
+    return model.to(device).eval()
 
 
 def compare(metrics: dict, baseline_dir: Path) -> dict:
@@ -81,6 +151,6 @@ def compare(metrics: dict, baseline_dir: Path) -> dict:
             name: round(
                 metrics["per_class_accuracy"][name] - baseline["per_class_accuracy"][name], 4
             )
-            for name in CLASSES
+            for name in metrics["per_class_accuracy"]
         },
     }

@@ -1,7 +1,8 @@
 """Inference: class probabilities for an image file or every image in a folder.
 
-Images are read with Pillow, converted to 28x28 grayscale and normalised exactly as the
-training data was. Predictions go to CSV or JSON (chosen by the output file's suffix).
+Images are read with Pillow, converted to the training data's size and channels and
+normalised exactly as it was (the dataset's DatasetInfo says how). Predictions go to CSV
+or JSON (chosen by the output file's suffix).
 """
 
 import csv
@@ -12,8 +13,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .data import CLASSES
 from .dataset import normalize
+from .datasets import DatasetInfo
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 
@@ -27,21 +28,23 @@ def image_paths(source: Path) -> list[Path]:
     return paths
 
 
-def predict(model: torch.nn.Module, paths: list[Path], batch_size: int = 256) -> list[dict]:
+def predict(
+    model: torch.nn.Module, info: DatasetInfo, paths: list[Path], batch_size: int = 256
+) -> list[dict]:
     """One record per image: path, predicted class, and each class's probability."""
-    records = []
+    records, classes = [], info.classes
     for start in range(0, len(paths), batch_size):
         batch = paths[start : start + batch_size]
-        pixels = np.stack([_read(path) for path in batch])
+        pixels = np.stack([_read(path, info) for path in batch])
         with torch.no_grad():
-            probabilities = model(normalize(torch.from_numpy(pixels))).softmax(dim=1)
+            probabilities = model(normalize(torch.from_numpy(pixels), info)).softmax(dim=1)
         for path, row in zip(batch, probabilities.tolist(), strict=True):
             best = max(range(len(row)), key=row.__getitem__)
             records.append(
                 {
                     "path": str(path),
-                    "prediction": CLASSES[best],
-                    **{f"p_{name}": round(p, 6) for name, p in zip(CLASSES, row, strict=True)},
+                    "prediction": classes[best],
+                    **{f"p_{name}": round(p, 6) for name, p in zip(classes, row, strict=True)},
                 }
             )
     return records
@@ -58,6 +61,7 @@ def write(records: list[dict], output: Path) -> None:
         writer.writerows(records)
 
 
-def _read(path: Path) -> np.ndarray:
+def _read(path: Path, info: DatasetInfo) -> np.ndarray:
     with Image.open(path) as image:
-        return np.asarray(image.convert("L").resize((28, 28)), dtype=np.uint8)
+        image = image.convert("L" if info.channels == 1 else "RGB").resize((info.size,) * 2)
+        return np.asarray(image, dtype=np.uint8)

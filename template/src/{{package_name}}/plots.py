@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 
 
 def prediction_grid(images: np.ndarray, predicted: list[str], actual: list[str]) -> np.ndarray:
-    """Up to 16 uint8 images (N, 28, 28) in a 4x4 grid, each captioned 'predicted / actual'.
+    """Up to 16 uint8 images (N, H, W[, 3]) in a 4x4 grid, each captioned 'predicted / actual'.
 
     Wrong predictions are captioned in red. Returns an RGB array (H, W, 3) for the tracker.
     """

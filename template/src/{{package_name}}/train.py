@@ -18,18 +18,21 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Subset, TensorDataset
 from tqdm import tqdm
 
-from . import checkpoint, distributed
-from .config import Config, to_yaml
-from .data import CLASSES, MEAN, STD
+from . import checkpoint, distributed, models
+from .config import Config, SmokeChecks, to_yaml
 from .dataset import make_dataset
+from .datasets import info as dataset_info
 from .errors import UserError
-from .model import ConvNet
-from .plots import prediction_grid
+from .evaluate import autocast_type, evaluate, predictions_grid
 from .tracking import Tracker
 
 
 class NonFiniteError(UserError, RuntimeError):
     """The loss or a gradient became NaN or infinite: continuing would waste the run."""
+
+
+class SmokeCheckError(UserError, ValueError):
+    """A smoke run did not show the learning signal that configs/smoke.yaml asks for."""
 
 
 class Preempted(Exception):
@@ -44,6 +47,7 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
     autocast_dtype = autocast_type(settings.precision, device)
 
     # Data. Every process draws its share of each global batch from one shared ordering.
+    info = dataset_info(config.data)  # classes, image shape, normalisation
     train_set = make_dataset(config.data, "train")
     val_set = make_dataset(config.data, "val")
     micro_batch = settings.batch_size // (context.world_size * settings.grad_accum_steps)
@@ -57,7 +61,7 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
         )
 
     # Model, optimiser, learning-rate schedule (linear warm-up, cosine decay).
-    model = ConvNet(config.model, num_classes=len(CLASSES)).to(device)
+    model = models.build(config.model, info).to(device)
     parallel = DistributedDataParallel(model) if context.world_size > 1 else model
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
@@ -68,7 +72,7 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
     scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
 
     # Resume: every piece of state that the next step depends on.
-    step, best_val_loss = 0, math.inf
+    step, best_val_loss, first_val_loss = 0, math.inf, math.nan
     checkpoints = run_dir / "checkpoints"
     if resume:
         state = checkpoint.load(checkpoint.latest(checkpoints), device)
@@ -78,6 +82,13 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
         scaler.load_state_dict(state["scaler"])
         checkpoint.restore_rng(state["rng"])
         step, best_val_loss = state["step"], state["best_val_loss"]
+        first_val_loss = state.get("first_val_loss", math.nan)
+    checks = config.smoke_checks
+    if checks.enabled and not resume:  # sanity checks before the run (smoke.yaml)
+        overfit_one_batch(config, info, train_set, device, checks.overfit_loss)
+        first_val_loss = evaluate(model, val_set, len(info.classes), device, autocast_dtype)[
+            "loss"
+        ]
 
     tracker = (
         Tracker(run_dir, _plain(config), step if resume else None) if context.is_main else None
@@ -91,7 +102,7 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
         disable=not context.is_main or None,  # rank 0 only; None: only on a terminal
     )
     window = {"start": time.perf_counter(), "data_wait": 0.0, "steps": 0}
-    batches, loss = None, torch.zeros((), device=device)
+    batches, loss, val = None, torch.zeros((), device=device), None
 
     def save(path: Path) -> None:
         checkpoint.save(
@@ -103,6 +114,7 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
                 "scaler": scaler.state_dict(),
                 "rng": checkpoint.rng_state(),
                 "best_val_loss": best_val_loss,
+                "first_val_loss": first_val_loss,
                 "config": to_yaml(config),
             },
             path,
@@ -144,7 +156,7 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
                         enabled=autocast_dtype is not None,
                     ),
                 ):
-                    micro_loss = F.cross_entropy(parallel(images), labels) / len(group)
+                    micro_loss = loss_of(parallel, images, labels) / len(group)
                 scaler.scale(micro_loss).backward()
                 loss += micro_loss.detach()
             scaler.unscale_(optimizer)
@@ -183,9 +195,11 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
             if tracker is not None and (
                 step % settings.eval_every == 0 or step == settings.max_steps
             ):
-                val = evaluate(model, val_set, device, autocast_dtype)
+                val = evaluate(model, val_set, len(info.classes), device, autocast_dtype)
                 tracker.scalars({"val/loss": val["loss"], "val/accuracy": val["accuracy"]}, step)
-                tracker.image("val/predictions", val["grid"], step)
+                tracker.image(
+                    "val/predictions", predictions_grid(val_set, val["predicted"], info), step
+                )
                 if val["loss"] < best_val_loss:
                     best_val_loss = val["loss"]
                     save(checkpoints / "best.pt")
@@ -202,12 +216,70 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
 
         if context.is_main:
             torch.save(model.state_dict(), run_dir / "model.pt")  # weights only, for inference
+            if checks.enabled and val is not None:
+                check_learning(checks, first_val_loss, val["loss"], val["accuracy"])
         return {"step": step, "train_loss": loss.item(), "best_val_loss": best_val_loss}
     finally:
         progress.close()
         stop.restore()
         if tracker is not None:
             tracker.close()
+
+
+def loss_of(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The training objective: mean cross-entropy of the model's logits."""
+    return F.cross_entropy(model(images), labels)
+
+
+def overfit_one_batch(
+    config: Config, info, dataset: TensorDataset, device: torch.device, target: float
+) -> None:
+    """A fresh model must fit 16 examples almost perfectly in 100 steps at train.lr.
+
+    The classic sanity check, for any model: it fails on a loss that does not depend on
+    the weights, a graph detached from them, or a model that cannot tell examples apart.
+    It uses its own random state, so the run itself is unchanged.
+    """
+    images, labels = (tensor[:16].to(device) for tensor in dataset.tensors)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        model = models.build(config.model, info).to(device)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=0)
+        for _ in range(100):
+            optimizer.zero_grad(set_to_none=True)
+            loss_of(model, images, labels).backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            loss = loss_of(model, images, labels).item()
+    if not loss < target:
+        raise SmokeCheckError(
+            f"smoke check failed: a fresh model could not overfit one batch of 16 examples "
+            f"(loss {loss:.4f} after 100 steps, smoke_checks.overfit_loss {target}): "
+            "the loss, the graph from the weights to it, or train.lr is broken"
+        )
+
+
+def check_learning(checks: SmokeChecks, first: float, last: float, accuracy: float) -> None:
+    """The run must have learned: validation loss down by a margin, accuracy above a bar."""
+    drop = 1 - last / first if math.isfinite(first) and first > 0 else math.nan
+    problems = []
+    if not drop >= checks.min_loss_drop:
+        problems.append(
+            f"validation loss fell by {drop:.0%} ({first:.4f} -> {last:.4f}), "
+            f"less than smoke_checks.min_loss_drop {checks.min_loss_drop:.0%}"
+        )
+    if not accuracy >= checks.min_accuracy:
+        problems.append(
+            f"validation accuracy {accuracy:.4f} is below smoke_checks.min_accuracy "
+            f"{checks.min_accuracy}"
+        )
+    if problems:
+        raise SmokeCheckError(
+            "smoke check failed, the run did not learn: "
+            + "; ".join(problems)
+            + " (a broken loss, labels, optimiser or learning rate?)"
+        )
 
 
 def epoch_batches(
@@ -244,18 +316,6 @@ def warmup_cosine(step: int, warmup: int, total: int) -> float:
         return (step + 1) / warmup
     progress = (step - warmup) / max(1, total - warmup)
     return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-
-
-def autocast_type(precision: str, device: torch.device) -> torch.dtype | None:
-    """The mixed-precision dtype for this device, or None for plain fp32.
-
-    'auto' picks bf16 on CUDA GPUs that support it (no loss scaling needed), fp32 elsewhere.
-    """
-    if device.type != "cuda" or precision == "fp32":
-        return None
-    if precision == "auto":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-    return torch.bfloat16 if precision == "bf16" else torch.float16
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
@@ -295,37 +355,6 @@ def check_finite(loss: torch.Tensor, norms: dict[str, float], step: int, scaled:
     broken = [name for name, value in norms.items() if not math.isfinite(value)]
     if broken and not scaled:
         raise NonFiniteError(f"step {step}: non-finite gradients in module(s) {', '.join(broken)}")
-
-
-@torch.no_grad()
-def evaluate(
-    model: torch.nn.Module,
-    dataset: TensorDataset,
-    device: torch.device,
-    autocast_dtype: torch.dtype | None,
-    batch_size: int = 512,
-) -> dict:
-    """Loss and accuracy on `dataset`, plus a grid of the first predictions to look at."""
-    model.eval()
-    total_loss, correct, predictions = 0.0, 0, []
-    for images, labels in DataLoader(dataset, batch_size=batch_size):
-        images, labels = images.to(device), labels.to(device)
-        with torch.autocast(
-            device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None
-        ):
-            logits = model(images)
-        total_loss += F.cross_entropy(logits.float(), labels, reduction="sum").item()
-        predicted = logits.argmax(dim=1)
-        correct += (predicted == labels).sum().item()
-        predictions.append(predicted.cpu())
-    model.train()
-    images, labels = dataset.tensors
-    shown = ((images[:16, 0] * STD + MEAN) * 255).clamp(0, 255).byte().numpy()
-    predicted = torch.cat(predictions)[:16].tolist()
-    grid = prediction_grid(
-        shown, [CLASSES[i] for i in predicted], [CLASSES[i] for i in labels[:16].tolist()]
-    )
-    return {"loss": total_loss / len(dataset), "accuracy": correct / len(dataset), "grid": grid}
 
 
 class StopFlag:
