@@ -26,6 +26,8 @@ from .errors import UserError
 from .evaluate import autocast_type, evaluate, predictions_grid
 from .tracking import Tracker
 
+OVERFIT_STEPS = 50  # for the one-batch sanity check; the smoke models fit it in about 20
+
 
 class NonFiniteError(UserError, RuntimeError):
     """The loss or a gradient became NaN or infinite: continuing would waste the run."""
@@ -234,7 +236,7 @@ def loss_of(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) 
 def overfit_one_batch(
     config: Config, info, dataset: TensorDataset, device: torch.device, target: float
 ) -> None:
-    """A fresh model must fit 16 examples almost perfectly in 100 steps at train.lr.
+    """A fresh model must fit 16 examples almost perfectly in OVERFIT_STEPS steps at train.lr.
 
     The classic sanity check, for any model: it fails on a loss that does not depend on
     the weights, a graph detached from them, or a model that cannot tell examples apart.
@@ -245,7 +247,7 @@ def overfit_one_batch(
         torch.manual_seed(config.seed)
         model = models.build(config.model, info).to(device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=0)
-        for _ in range(100):
+        for _ in range(OVERFIT_STEPS):
             optimizer.zero_grad(set_to_none=True)
             loss_of(model, images, labels).backward()
             optimizer.step()
@@ -255,7 +257,7 @@ def overfit_one_batch(
     if not loss < target:
         raise SmokeCheckError(
             f"smoke check failed: a fresh model could not overfit one batch of 16 examples "
-            f"(loss {loss:.4f} after 100 steps, smoke_checks.overfit_loss {target}): "
+            f"(loss {loss:.4f} after {OVERFIT_STEPS} steps, smoke_checks.overfit_loss {target}): "
             "the loss, the graph from the weights to it, or train.lr is broken"
         )
 
