@@ -143,7 +143,7 @@ def _data_stage(stage, overrides: list[str] | None, experiment: str | None, smok
     from .manifest import config_hash
 
     with user_errors():
-        config = load_config(experiment_path(experiment), smoke, overrides)
+        config = load_config(experiment_path(experiment), smoke, overrides, check_model=False)
         for path in stage(config.data, config_hash(to_yaml(config))):
             typer.echo(f"ok {path}")
 

@@ -11,8 +11,9 @@ or configs/data/NAME.yaml (merged before base.yaml, so every later layer overrid
 """
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
+from typing import Any
 
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -83,9 +84,16 @@ class ConfigError(UserError, ValueError):
 
 
 def load_config(
-    experiment: str | None = None, smoke: bool = False, overrides: list[str] | None = None
+    experiment: str | None = None,
+    smoke: bool = False,
+    overrides: list[str] | None = None,
+    check_model: bool = True,
 ) -> Config:
-    """Merge base.yaml, the experiment file, smoke.yaml and `key=value` overrides, in order."""
+    """Merge base.yaml, the experiment file, smoke.yaml and `key=value` overrides, in order.
+
+    `check_model=False` takes the model settings as written, without importing the model's
+    module (and torch): for the data stages, which do not build a model.
+    """
     paths = [CONFIG_DIR / "base.yaml"]
     if experiment:
         paths.append(_experiment_path(experiment))
@@ -101,7 +109,7 @@ def load_config(
         if malformed:
             raise ConfigError(f"overrides must be key=value (e.g. train.lr=3e-4): {malformed}")
         layers.append(("command line", OmegaConf.from_dotlist(overrides)))
-    merged = _schema(*(layer for _, layer in layers))
+    merged = _schema(*(layer for _, layer in layers), check_model=check_model)
     for source, layer in layers:
         merged = _merge(merged, layer, source)
     missing = sorted(OmegaConf.missing_keys(merged))
@@ -122,7 +130,7 @@ def _experiment_path(experiment: str) -> Path:
     )
 
 
-def _schema(*layers, values: bool = True):
+def _schema(*layers, values: bool = True, check_model: bool = True):
     """The schema with the chosen model's and dataset's settings (and their YAML values)."""
     from . import datasets, models
 
@@ -135,12 +143,28 @@ def _schema(*layers, values: bool = True):
         name = OmegaConf.select(chosen, f"{section}.name")
         if name is None:
             raise ConfigError(f"no {section}.name: set it in {CONFIG_DIR / 'base.yaml'}")
-        settings = OmegaConf.structured(parts.get(str(name)).Settings)
-        schema[section] = settings
         path = CONFIG_DIR / section / f"{name}.yaml"
+        if section == "model" and not check_model:
+            settings = _untyped(ModelConfig, path, *(layer.get(section) for layer in layers))
+        else:
+            settings = parts.get(str(name)).Settings
+        schema[section] = OmegaConf.structured(settings)
         if values and path.is_file():
             schema = _merge(schema, {section: OmegaConf.load(path)}, str(path))
     return schema
+
+
+def _untyped(base: type, *sources) -> type:
+    """A Settings class taking every key the sources set, of any type: checked later."""
+    keys: dict[str, None] = {}  # in the order of the sources: configs/model/NAME.yaml first
+    for source in sources:
+        if isinstance(source, Path):
+            source = OmegaConf.load(source) if source.is_file() else None
+        keys.update(dict.fromkeys(source or ()))
+    known = {field.name for field in fields(base)}
+    return make_dataclass(
+        "Settings", [(key, Any, MISSING) for key in keys if key not in known], bases=(base,)
+    )
 
 
 def _merge(base, layer, source: str):
