@@ -21,6 +21,7 @@ from tqdm import tqdm
 from . import checkpoint, distributed, models
 from .config import Config, SmokeChecks, to_yaml
 from .dataset import make_dataset
+from .datasets import DatasetInfo
 from .datasets import info as dataset_info
 from .errors import UserError
 from .evaluate import autocast_type, evaluate, predictions_grid
@@ -85,12 +86,13 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
         checkpoint.restore_rng(state["rng"])
         step, best_val_loss = state["step"], state["best_val_loss"]
         first_val_loss = state.get("first_val_loss", math.nan)
+
+    # Smoke checks (smoke.yaml): a fresh model can overfit one batch; where the loss starts.
     checks = config.smoke_checks
-    if checks.enabled and not resume:  # sanity checks before the run (smoke.yaml)
+    if checks.enabled and not resume:
         overfit_one_batch(config, info, train_set, device, checks.overfit_loss)
-        first_val_loss = evaluate(model, val_set, len(info.classes), device, autocast_dtype)[
-            "loss"
-        ]
+        before = evaluate(model, val_set, len(info.classes), device, autocast_dtype)
+        first_val_loss = before["loss"]
 
     tracker = (
         Tracker(run_dir, _plain(config), step if resume else None) if context.is_main else None
@@ -234,7 +236,7 @@ def loss_of(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) 
 
 
 def overfit_one_batch(
-    config: Config, info, dataset: TensorDataset, device: torch.device, target: float
+    config: Config, info: DatasetInfo, dataset: TensorDataset, device: torch.device, target: float
 ) -> None:
     """A fresh model must fit 16 examples almost perfectly in OVERFIT_STEPS steps at train.lr.
 
