@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from . import checkpoint, models
-from .config import from_yaml
+from .config import Config, from_yaml
 from .dataset import make_dataset, unnormalize
 from .datasets import DatasetInfo, info
 from .plots import confusion_matrix, prediction_grid, training_curves
@@ -86,8 +86,8 @@ def evaluate_run(run_dir: Path, split: str = "test", weights: str = "best") -> d
     """
     config = from_yaml(run_dir / "config.yaml")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = load_model(run_dir, weights, device)
-    classes = run_info(run_dir).classes
+    model = load_model(run_dir, weights, device, config)
+    classes = info(config.data).classes
     result = evaluate(
         model,
         make_dataset(config.data, split),
@@ -119,11 +119,17 @@ def run_info(run_dir: Path) -> DatasetInfo:
 
 
 def load_model(
-    run_dir: Path, weights: str = "best", device: torch.device | None = None
+    run_dir: Path,
+    weights: str = "best",
+    device: torch.device | None = None,
+    config: Config | None = None,
 ) -> torch.nn.Module:
-    """The run's model in eval mode (on the CPU by default): best.pt, else the final model.pt."""
+    """The run's model in eval mode (on the CPU by default): best.pt, else the final model.pt.
+
+    `config` is the run's, when the caller has read it already.
+    """
     device = device or torch.device("cpu")
-    config = from_yaml(run_dir / "config.yaml")
+    config = config or from_yaml(run_dir / "config.yaml")
     model = models.build(config.model, info(config.data))
     best = run_dir / "checkpoints" / "best.pt"
     if weights == "best" and best.is_file():
