@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scaffold import lockfile
-
-# conda-forge names whose PyPI distribution is called otherwise.
-CONDA_TO_PYPI = {"pytorch": "torch", "matplotlib-base": "matplotlib"}
+from scaffold.pip_solve import CONDA_TO_PYPI, normalise
 
 
 @dataclass(frozen=True)
@@ -53,10 +51,7 @@ def conda_platform() -> str:
 
 def locked_packages(lock: Path, platform_name: str) -> dict[str, dict]:
     """The lock's conda packages for one platform, by name (a full parse: doctor only)."""
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    data = yaml.load(lock.read_text(encoding="utf-8"), Loader=loader) or {}
+    data = lockfile.read_lock(lock)
     return {
         entry["name"]: entry
         for entry in data.get("package", [])
@@ -86,7 +81,7 @@ def differences(environment: ActiveEnvironment, lock: Path) -> list[str]:
         installed = _pip_versions(environment.prefix)
         wanted = {}
         for name, entry in locked.items():
-            pypi = _normalise(CONDA_TO_PYPI.get(name, name))
+            pypi = normalise(CONDA_TO_PYPI.get(name, name))
             if pypi in installed:
                 wanted[pypi] = entry["version"]
     return [
@@ -107,13 +102,9 @@ def _pip_versions(prefix: Path) -> dict[str, str]:
     if result.returncode != 0:
         return {}
     return {
-        _normalise(name): version.split("+")[0]
+        normalise(name): version.split("+")[0]
         for name, version in json.loads(result.stdout).items()
     }
-
-
-def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def locked_cuda(project: Path) -> str | None:

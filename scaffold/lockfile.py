@@ -16,6 +16,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 LOCK_FILE = "conda-lock.yml"
 ENVIRONMENT_FILE = "environment.yml"
@@ -128,3 +129,22 @@ def declared_platforms(project: Path) -> list[str]:
             elif line.strip() and not line.lstrip().startswith("#"):
                 break
     return platforms
+
+
+def read_lock(path: Path) -> dict[str, Any]:
+    """The whole lock, parsed (PyYAML's C loader when present): for writing and comparing,
+    never for the freshness check above, which the stdlib-only commit hooks run."""
+    import yaml
+
+    from scaffold.errors import ScaffoldError
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    except yaml.YAMLError as error:
+        raise ScaffoldError(
+            f"{path} is not valid YAML ({error}): delete it and lock again."
+        ) from error
+    if not isinstance(data, dict) or data.get("version") != 1 or "package" not in data:
+        raise ScaffoldError(f"{path} is not a conda-lock v1 lock file: delete it and lock again.")
+    return data

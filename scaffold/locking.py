@@ -239,7 +239,7 @@ def lock(
             "platforms=...`) first."
         )
     lock_path = project / lockfile.LOCK_FILE
-    previous = _read_lock(lock_path) if lock_path.is_file() else None
+    previous = lockfile.read_lock(lock_path) if lock_path.is_file() else None
     if update and previous is None:
         raise ScaffoldError(
             f"--update needs an existing {lockfile.LOCK_FILE}: run `scaffold lock` first."
@@ -393,26 +393,6 @@ def _spec_name(spec: str) -> str:
 def _dependency(depend: str) -> tuple[str, str]:
     name, _, constraint = depend.strip().partition(" ")
     return name, constraint.strip() or "*"
-
-
-def _read_lock(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_loader())
-    except yaml.YAMLError as error:
-        raise ScaffoldError(
-            f"{path} is not valid YAML ({error}): delete it and lock again."
-        ) from error
-    if not isinstance(data, dict) or data.get("version") != 1 or "package" not in data:
-        raise ScaffoldError(f"{path} is not a conda-lock v1 lock file: delete it and lock again.")
-    return data
-
-
-def _loader() -> Any:
-    import yaml
-
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _write_lock(path: Path, metadata: dict[str, Any], packages: list[dict[str, Any]]) -> None:
