@@ -329,7 +329,7 @@ def check_commits(
     for violation in report.violations:
         typer.echo(str(violation))
     if report.violations:
-        base = report.revisions.split("..")[0]
+        base = report.revisions.split("..")[0] if ".." in report.revisions else "--root"
         typer.echo(
             f"\n{len(report.violations)} problem(s) in {report.commits_at_fault} of "
             f"{report.commits} commit(s) of {report.revisions}. Rewrite them with "

@@ -120,6 +120,7 @@ def test_on_an_unpushed_main_every_commit_is_checked(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["check-commits", "--repo", str(repo.path)])
     assert result.exit_code == 1, result.output
     assert "commit-msg: 'wip'" in result.stdout
+    assert "git rebase -i --root" in result.stderr  # `rebase -i HEAD` would do nothing
 
 
 def test_a_wrong_range_is_one_line(tmp_path: Path) -> None:
