@@ -6,12 +6,17 @@ so `torch.load(weights_only=True)` (the safe default since torch 2.6) reads it.
 """
 
 import os
+import pickle
+import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 PATTERN = "step-*.pt"
+# What torch.load raises on a truncated, emptied or overwritten file.
+UNREADABLE = (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile)
 
 
 def save(state: dict[str, Any], path: Path) -> None:
@@ -26,14 +31,27 @@ def load(path: Path, device: torch.device) -> dict[str, Any]:
     return torch.load(path, map_location=device, weights_only=True)
 
 
+def load_newest_intact(
+    directory: Path, device: torch.device
+) -> tuple[dict[str, Any], Path] | None:
+    """The newest step checkpoint that loads, and its path; None when none does.
+
+    Saving is atomic, but a disk that filled up or a copy cut short can still leave a
+    broken file: each one skipped is named on stderr, so a fallback is never silent.
+    """
+    for path in reversed(sorted(directory.glob(PATTERN))):
+        try:
+            return load(path, device), path
+        except UNREADABLE as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            print(
+                f"warning: {path} is unreadable ({reason}): trying an older one", file=sys.stderr
+            )
+    return None
+
+
 def step_path(directory: Path, step: int) -> Path:
     return directory / f"step-{step:08d}.pt"
-
-
-def latest(directory: Path) -> Path | None:
-    """The newest step checkpoint in `directory`, or None."""
-    found = sorted(directory.glob(PATTERN))
-    return found[-1] if found else None
 
 
 def prune(directory: Path, keep_last: int) -> None:

@@ -39,7 +39,7 @@ Experiment = Annotated[
 Smoke = Annotated[
     bool, typer.Option("--smoke", help="Layer configs/smoke.yaml on top: tiny data, model, steps.")
 ]
-PREEMPTED_EXIT_CODE = 75  # EX_TEMPFAIL: stopped cleanly, resume later
+INTERRUPTED_EXIT_CODE = 130  # 128 + SIGINT: a Ctrl-C that left no checkpoint behind
 
 
 def _print_version(value: bool) -> None:
@@ -112,7 +112,7 @@ def user_errors() -> Iterator[None]:
 
     try:
         yield
-    except (UserError, FileNotFoundError, ValueError) as error:
+    except UserError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
 
@@ -148,7 +148,12 @@ def _data_stage(stage, overrides: list[str] | None, experiment: str | None, smok
             typer.echo(f"ok {path}")
 
 
-@app.command()
+@app.command(
+    epilog=(
+        "Under torchrun every process runs this command and rank 0 alone writes, e.g. "
+        f"torchrun --nproc-per-node 4 -m {__package__} train --experiment wide"
+    )
+)
 def train(
     overrides: Overrides = None,
     experiment: Experiment = None,
@@ -164,12 +169,13 @@ def train(
 ) -> None:
     """Train a model; everything the run writes goes to runs/<run-id>/.
 
-    Under torchrun every process runs this command and rank 0 alone writes, e.g.
-    torchrun --nproc-per-node 4 -m <package> train --experiment wide
+    SIGTERM or Ctrl-C stops it with a checkpoint (exit code 75 or 130): --resume continues.
     """
     from . import distributed, manifest, runs
     from .config import from_yaml, load_config, to_yaml
-    from .data import manifest_path
+    from .data import manifest_path, verify
+    from .datasets import info
+    from .errors import InvalidInputError
     from .train import Preempted
     from .train import train as run_training
 
@@ -178,7 +184,7 @@ def train(
         with user_errors():
             if resume:
                 if overrides or experiment or smoke:
-                    raise ValueError(
+                    raise InvalidInputError(
                         "a resumed run keeps its config: drop the overrides and flags"
                     )
                 run_dir = find_run(resume)
@@ -188,10 +194,11 @@ def train(
                 config = from_yaml(run_dir / "config.yaml")
             else:
                 config = load_config(experiment_path(experiment), smoke, overrides)
-                run_id = runs.new_run_id(experiment, config.smoke) if context.is_main else None
+                run_id = runs.new_run_id(experiment, config.smoke, overrides)
                 run_dir = Path(config.runs_dir) / str(distributed.broadcast(run_id))
+            verify(config.data)  # the data is what data/manifest.json says it is
             state = manifest.git_state()
-            saved_diff = manifest.require_clean_tree(state, allow_dirty or config.smoke, run_dir)
+            saved = manifest.require_clean_tree(state, allow_dirty or config.smoke, run_dir)
         record = manifest.Manifest(run_dir)
         if context.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -215,19 +222,28 @@ def train(
             )
             typer.echo(f"run {run_dir}")
             if config.smoke:
+                classes = len(info(config.data).classes)
                 typer.echo(
-                    "smoke run: a small bundled dataset (8x8 digits); it tests the code only"
+                    f"smoke run: the small {config.data.name} dataset ({classes} classes) and "
+                    "a few steps; it tests the code, not the method"
                 )
-            if saved_diff:
-                typer.echo(f"uncommitted changes: saved in {run_dir / 'dirty.patch'}")
+            if saved:
+                typer.echo(f"uncommitted changes: saved in {run_dir} ({', '.join(saved)})")
         with user_errors():  # a NaN loss is reported like any other user-fixable problem
             try:
                 result = run_training(config, run_dir, resume=bool(resume))
             except Preempted as stop:
                 if context.is_main:
                     record.finish("interrupted", message=str(stop))
-                    typer.echo(f"{stop}: resume with --resume {run_dir.name}", err=True)
-                raise typer.Exit(PREEMPTED_EXIT_CODE) from None
+                    typer.echo(f"{stop}; resume with --resume {run_dir.name}", err=True)
+                raise typer.Exit(stop.exit_code) from None
+            except KeyboardInterrupt:  # a second Ctrl-C, or one before training began
+                if context.is_main:
+                    record.finish("interrupted", message="Ctrl-C, before a checkpoint")
+                    if not runs.resumable(run_dir):
+                        runs.unmark_latest(run_dir, previous_latest)
+                    typer.echo(f"interrupted; resume with --resume {run_dir.name}", err=True)
+                raise typer.Exit(INTERRUPTED_EXIT_CODE) from None
             except BaseException as error:
                 if context.is_main:
                     record.finish("failed", error=error)
@@ -305,13 +321,14 @@ def rerun(run: Annotated[str, typer.Argument(help="Run id, path, or 'latest'.")]
 
 
 @app.command()
-def smoke() -> None:
+def smoke(overrides: Overrides = None) -> None:
     """The whole loop on configs/smoke.yaml in one process, in seconds: download, preprocess,
     train, eval and infer, each stage reading what the one before wrote, exactly as the
-    separate commands do (`make smoke` runs this)."""
-    download(smoke=True)
-    preprocess(smoke=True)
-    train(smoke=True)
+    separate commands do (`make smoke` runs this). Overrides apply to every stage, e.g.
+    `smoke model.name=mlp`."""
+    download(overrides, smoke=True)
+    preprocess(overrides, smoke=True)
+    train(overrides, smoke=True)
     evaluate("latest")
     infer(Path("tests/fixtures/images"), output=Path("runs/smoke-predictions.csv"))
 

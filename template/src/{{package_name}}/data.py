@@ -21,6 +21,7 @@ import numpy as np
 
 from . import datasets
 from .config import DataConfig
+from .errors import InvalidInputError, MissingInputError, UserError
 
 
 def download(config: DataConfig, config_hash: str) -> list[Path]:
@@ -43,7 +44,7 @@ def save_split(
 ) -> Path:
     """Write processed/<split>.npz (uint8 images, integer labels) atomically and record it."""
     if len(images) != len(labels):
-        raise ValueError(f"{split}: {len(images)} images but {len(labels)} labels")
+        raise InvalidInputError(f"{split}: {len(images)} images but {len(labels)} labels")
     (root / "processed").mkdir(parents=True, exist_ok=True)
     output = root / "processed" / f"{split}.npz"
     temporary = output.with_suffix(".tmp.npz")
@@ -58,11 +59,11 @@ def read_idx(path: Path) -> np.ndarray:
     with gzip.open(path, "rb") as stream:
         (magic,) = struct.unpack(">I", stream.read(4))
         if magic >> 8 != 0x08:
-            raise ValueError(f"{path}: not an idx file of unsigned bytes")
+            raise InvalidInputError(f"{path}: not an idx file of unsigned bytes")
         dims = struct.unpack(f">{magic & 0xFF}I", stream.read(4 * (magic & 0xFF)))
         data = np.frombuffer(stream.read(), dtype=np.uint8)
     if data.size != int(np.prod(dims)):
-        raise ValueError(f"{path}: expected {int(np.prod(dims))} values, found {data.size}")
+        raise InvalidInputError(f"{path}: expected {int(np.prod(dims))} values, found {data.size}")
     return data.reshape(dims)
 
 
@@ -71,7 +72,7 @@ def load_split(config: DataConfig, split: str) -> tuple[np.ndarray, np.ndarray]:
     source = "test" if split == "test" else "train"
     path = Path(config.root) / "processed" / f"{source}.npz"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run `download` and `preprocess` first")
+        raise MissingInputError(f"{path} is missing: run `download` and `preprocess` first")
     with np.load(path) as arrays:
         images, labels = arrays["images"], arrays["labels"]
     if split == "train":
@@ -83,6 +84,37 @@ def load_split(config: DataConfig, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 def manifest_path(config: DataConfig) -> Path:
     return Path(config.root) / "manifest.json"
+
+
+class DataChangedError(UserError, RuntimeError):
+    """A data file differs from what the data manifest recorded for it."""
+
+
+def verify(config: DataConfig) -> None:
+    """Check the files the data manifest records against their size and sha256, cheaply.
+
+    A file whose size and modification time are as recorded is taken as unchanged; any
+    other is hashed. Runs record the manifest's hashes, so data edited behind its back would
+    make them lie. Files deleted since (e.g. raw downloads, to save space) are not checked.
+    """
+    path = manifest_path(config)
+    if not path.is_file():
+        return
+    root, changed = path.parent, []
+    for name, entry in json.loads(path.read_text())["files"].items():
+        file = root / name
+        if not file.is_file():
+            continue
+        stat = file.stat()
+        if stat.st_size == entry["size"] and stat.st_mtime_ns == entry.get("mtime_ns"):
+            continue
+        if stat.st_size != entry["size"] or sha256_of(file) != entry["sha256"]:
+            changed.append(str(file))
+    if changed:
+        raise DataChangedError(
+            f"{', '.join(changed)} changed since {path} recorded it: rerun `download` and "
+            "`preprocess` (with the same options) to record the data you mean to use"
+        )
 
 
 def sha256_of(path: Path) -> str:
@@ -101,6 +133,7 @@ def record(root: Path, path: Path, source: list[str], config_hash: str, md5: str
         "source": source,
         "sha256": sha256_of(path),
         "size": path.stat().st_size,
+        "mtime_ns": path.stat().st_mtime_ns,  # lets `verify` skip hashing an unchanged file
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "code_commit": _commit(),
         "config_hash": config_hash,

@@ -2,9 +2,17 @@
 
 A module of its own, importing nothing, so that commands which never touch torch (download,
 preprocess, --help) can recognise every such problem without importing the modules that
-raise them.
+raise them. Anything else that goes wrong is a bug, and keeps its traceback.
 """
 
 
 class UserError(Exception):
     """Base of the errors whose message says what went wrong and what to do about it."""
+
+
+class MissingInputError(UserError, FileNotFoundError):
+    """A file or run that a command reads is not there; the message says what makes it."""
+
+
+class InvalidInputError(UserError, ValueError):
+    """A file, run or option that a command reads is there but unusable; the message says why."""

@@ -5,6 +5,7 @@ are computed the same way for every run, on data the run never trained or select
 """
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from . import checkpoint, models
 from .config import Config, from_yaml
 from .dataset import make_dataset, unnormalize
 from .datasets import DatasetInfo, info
+from .errors import InvalidInputError, MissingInputError
 from .plots import confusion_matrix, prediction_grid, training_curves
 from .tracking import read_metrics
 
@@ -124,18 +126,32 @@ def load_model(
     device: torch.device | None = None,
     config: Config | None = None,
 ) -> torch.nn.Module:
-    """The run's model in eval mode (on the CPU by default): best.pt, else the final model.pt.
+    """The run's model in eval mode (on the CPU by default).
 
-    `config` is the run's, when the caller has read it already.
+    `best` is the checkpoint of lowest validation loss, `last` the final weights. A run
+    stopped early (preempted, Ctrl-C) has no final weights yet: `last` is then its newest
+    intact checkpoint, and so is `best` before its first validation. `config` is the run's,
+    when the caller has read it already.
     """
+    if weights not in {"best", "last"}:
+        raise InvalidInputError(f"--weights must be best or last, not {weights!r}")
     device = device or torch.device("cpu")
     config = config or from_yaml(run_dir / "config.yaml")
     model = models.build(config.model, info(config.data))
-    best = run_dir / "checkpoints" / "best.pt"
+    best, final = run_dir / "checkpoints" / "best.pt", run_dir / "model.pt"
     if weights == "best" and best.is_file():
         state = checkpoint.load(best, device)["model"]
+    elif final.is_file():
+        state = torch.load(final, map_location=device, weights_only=True)
+    elif found := checkpoint.load_newest_intact(run_dir / "checkpoints", device):
+        saved, path = found
+        print(f"note: {run_dir.name} did not finish: using {path.name}", file=sys.stderr)
+        state = saved["model"]
     else:
-        state = torch.load(run_dir / "model.pt", map_location=device, weights_only=True)
+        raise MissingInputError(
+            f"{run_dir.name} has no weights yet (no model.pt, no checkpoint): resume it with "
+            f"`train --resume {run_dir.name}`, or pick another run"
+        )
     model.load_state_dict(state)
     return model.to(device).eval()
 
@@ -144,10 +160,10 @@ def compare(metrics: dict, baseline_dir: Path) -> dict:
     """This run's metrics against a baseline run's (evaluated on the same split)."""
     path = baseline_dir / "eval" / "metrics.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: evaluate the baseline run first")
+        raise MissingInputError(f"{path} is missing: evaluate the baseline run first")
     baseline = json.loads(path.read_text())
     if baseline["split"] != metrics["split"]:
-        raise ValueError(
+        raise InvalidInputError(
             f"the baseline was evaluated on {baseline['split']}, not {metrics['split']}"
         )
     return {

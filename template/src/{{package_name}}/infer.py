@@ -15,6 +15,7 @@ from PIL import Image
 
 from .dataset import normalize
 from .datasets import DatasetInfo
+from .errors import MissingInputError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 
@@ -24,7 +25,7 @@ def image_paths(source: Path) -> list[Path]:
         return [source]
     paths = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
-        raise FileNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {source}")
+        raise MissingInputError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {source}")
     return paths
 
 

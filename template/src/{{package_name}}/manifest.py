@@ -44,10 +44,12 @@ def git_state() -> dict[str, Any]:
     }
 
 
-def require_clean_tree(state: dict[str, Any], allow_dirty: bool, run_dir: Path) -> bool:
-    """Refuse a dirty or unversioned tree, or (when allowed) save its diff beside the run.
+def require_clean_tree(state: dict[str, Any], allow_dirty: bool, run_dir: Path) -> list[str]:
+    """Refuse a dirty or unversioned tree, or (when allowed) save what rebuilds it beside the run.
 
-    Returns whether a diff was saved, so that the caller can say so.
+    Saved: dirty.patch (`git apply` it on the recorded commit), untracked/ (copies of the
+    untracked text files up to UNTRACKED_LIMIT bytes each) and untracked.txt (every untracked
+    file, and why one was not copied). Returns the names saved, so that the caller can say so.
     """
     if state["commit"] is None and not allow_dirty:
         raise DirtyTreeError(
@@ -61,11 +63,37 @@ def require_clean_tree(state: dict[str, Any], allow_dirty: bool, run_dir: Path) 
             "uncommitted changes: commit them so the run records the code it used, or pass "
             f"--allow-dirty to store the diff in the run directory:\n  {listing}"
         )
-    if dirty:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "dirty.patch").write_text(git("diff", "HEAD", "--binary") + "\n")
-        (run_dir / "untracked.txt").write_text("".join(f"{p}\n" for p in state["untracked"]))
-    return bool(dirty)
+    if not dirty:
+        return []
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "dirty.patch").write_text(git("diff", "HEAD", "--binary") + "\n")
+    listing = []
+    for name in state["untracked"]:
+        why_not = save_untracked(Path(name), run_dir / "untracked")
+        listing.append(f"{name}{f'  (not saved: {why_not})' if why_not else ''}\n")
+    (run_dir / "untracked.txt").write_text("".join(listing))
+    return ["dirty.patch", "untracked.txt"] + (
+        ["untracked/"] if (run_dir / "untracked").is_dir() else []
+    )
+
+
+UNTRACKED_LIMIT = 1 << 20  # bytes: larger untracked files are data, not code; named only
+
+
+def save_untracked(path: Path, into: Path) -> str | None:
+    """Copy an untracked text file into `into`, keeping its path; else return why not."""
+    try:
+        size = path.stat().st_size
+        if size > UNTRACKED_LIMIT:
+            return f"{size} bytes, over {UNTRACKED_LIMIT}"
+        content = path.read_bytes()
+    except OSError as error:
+        return error.strerror or str(error)
+    if b"\0" in content[:8192]:
+        return "binary"
+    (into / path).parent.mkdir(parents=True, exist_ok=True)
+    (into / path).write_bytes(content)
+    return None
 
 
 def environment() -> dict[str, Any]:

@@ -1,18 +1,35 @@
 """Run directories: runs/<run-id>/ holds everything one run wrote, runs/LATEST names the newest."""
 
 import json
+import re
 import secrets
 import time
 from pathlib import Path
 
+from .errors import MissingInputError
+
 LATEST = "LATEST"
+MAX_OVERRIDES_IN_ID = 48  # characters of a run id that show its overrides
 
 
-def new_run_id(experiment: str | None, smoke: bool) -> str:
-    """Sortable and readable: 20261126-181502-wide-3f9a, with '-smoke' for smoke runs."""
-    name = Path(experiment).stem if experiment else "base"
-    suffix = "-smoke" if smoke else ""
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{name}{suffix}-{secrets.token_hex(2)}"
+def new_run_id(experiment: str | None, smoke: bool, overrides: list[str] | None = None) -> str:
+    """Sortable, and saying what differs: 20261126-181502-wide-smoke-lr=1e-3-3f9a.
+
+    The experiment's name, '-smoke' for smoke runs, then each override as its last key and
+    value (train.lr=1e-3 -> lr=1e-3), cut to keep the name short; the full command line is
+    in the run's manifest.json.
+    """
+    parts = [time.strftime("%Y%m%d-%H%M%S"), Path(experiment).stem if experiment else "base"]
+    if smoke:
+        parts.append("smoke")
+    changes = []
+    for item in overrides or []:
+        key, _, value = item.partition("=")
+        changes.append(f"{key.rsplit('.', 1)[-1]}={value}")
+    if changes:
+        readable = re.sub(r"[^A-Za-z0-9=.,_+-]+", "_", "-".join(changes))  # no '/', no spaces
+        parts.append(readable[:MAX_OVERRIDES_IN_ID])
+    return "-".join([*parts, secrets.token_hex(2)])
 
 
 def runs_dir() -> Path:
@@ -53,15 +70,20 @@ def finished(run_dir: Path) -> bool:
     return bool(attempts) and attempts[-1].get("status") == "completed"
 
 
+def resumable(run_dir: Path) -> bool:
+    """Whether the run left a step checkpoint to continue from."""
+    return any((run_dir / "checkpoints").glob("step-*.pt"))
+
+
 def resolve(runs_dir: Path, reference: str) -> Path:
     """A run directory from 'latest', a run id, or a path."""
     if reference == "latest":
         marker = runs_dir / LATEST
         if not marker.is_file():
-            raise FileNotFoundError(f"no runs yet in {runs_dir}: train first")
+            raise MissingInputError(f"no runs yet in {runs_dir}: train first")
         reference = marker.read_text().strip()
     candidate = Path(reference)
     run_dir = candidate if candidate.is_dir() else runs_dir / reference
     if not (run_dir / "config.yaml").is_file():
-        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.yaml)")
+        raise MissingInputError(f"{run_dir} is not a run directory (no config.yaml)")
     return run_dir

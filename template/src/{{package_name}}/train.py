@@ -1,15 +1,21 @@
-"""Training, top to bottom: setup, data, model, optimiser, resume, loop, final save.
+"""Training, top to bottom: data, model and optimiser, resume, the loop, the final save.
 
-The same function runs as one process or as each process of a torchrun job (DDP). One
-DistributedSampler orders the data, so a global batch holds the same examples whatever
-the number of processes. Rank 0 alone logs, evaluates and writes checkpoints. SIGTERM
-(a cluster preempting the job) is honoured at the next step, on every rank together.
+`train()` reads as the list of its steps; each step is a short function below it, in the
+order it runs. The same code runs as one process or as each process of a torchrun job
+(DDP): one DistributedSampler orders the data, so a global batch holds the same examples
+whatever the number of processes, and rank 0 alone logs, evaluates and writes checkpoints.
+SIGTERM (a cluster preempting the job) or Ctrl-C stops the run at the next step, on every
+rank together, with a checkpoint to resume from.
 """
 
 import contextlib
 import math
+import os
 import signal
+import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -19,7 +25,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset, TensorDatas
 from tqdm import tqdm
 
 from . import checkpoint, distributed, models
-from .config import Config, SmokeChecks, to_yaml
+from .config import Config, ConfigError, SmokeChecks, TrainConfig, to_yaml
 from .dataset import make_dataset
 from .datasets import DatasetInfo
 from .datasets import info as dataset_info
@@ -39,200 +45,342 @@ class SmokeCheckError(UserError, ValueError):
 
 
 class Preempted(Exception):
-    """SIGTERM arrived; a checkpoint was written and the run can be resumed."""
+    """SIGTERM or Ctrl-C arrived; a checkpoint was written and the run can be resumed."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
     """Train per `config`, writing checkpoints and logs to `run_dir`; return final metrics."""
     context = distributed.setup()
-    device, settings = context.device, config.train
+    device, settings, checks = context.device, config.train, config.smoke_checks
     seed_everything(config.seed, config.deterministic)
+    data = load_data(config, context.world_size, context.rank)
+    state = build_state(config, data.info, device, context.world_size)
     autocast_dtype = autocast_type(settings.precision, device)
-
-    # Data. Every process draws its share of each global batch from one shared ordering.
-    info = dataset_info(config.data)  # classes, image shape, normalisation
-    train_set = make_dataset(config.data, "train")
-    val_set = make_dataset(config.data, "val")
-    micro_batch = settings.batch_size // (context.world_size * settings.grad_accum_steps)
-    sampler = DistributedSampler(
-        train_set, context.world_size, context.rank, shuffle=True, seed=config.seed, drop_last=True
-    )
-    steps_per_epoch = len(sampler) // (micro_batch * settings.grad_accum_steps)
-    if steps_per_epoch == 0:
-        raise ValueError(
-            f"train.batch_size {settings.batch_size} exceeds the {len(train_set)} training images"
-        )
-
-    # Model, optimiser, learning-rate schedule (linear warm-up, cosine decay).
-    model = models.build(config.model, info).to(device)
-    parallel = DistributedDataParallel(model) if context.world_size > 1 else model
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
-    )
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: warmup_cosine(step, settings.warmup_steps, settings.max_steps)
-    )
-    scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
-
-    # Resume: every piece of state that the next step depends on.
-    step, best_val_loss, first_val_loss = 0, math.inf, math.nan
     checkpoints = run_dir / "checkpoints"
-    if resume:
-        state = checkpoint.load(checkpoint.latest(checkpoints), device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        scaler.load_state_dict(state["scaler"])
-        checkpoint.restore_rng(state["rng"])
-        step, best_val_loss = state["step"], state["best_val_loss"]
-        first_val_loss = state.get("first_val_loss", math.nan)
 
-    # Smoke checks (smoke.yaml): a fresh model can overfit one batch; where the loss starts.
-    checks = config.smoke_checks
-    if checks.enabled and not resume:
-        overfit_one_batch(config, info, train_set, device, checks.overfit_loss)
-        before = evaluate(model, val_set, len(info.classes), device, autocast_dtype)
-        first_val_loss = before["loss"]
+    resumed_from = restore(state, checkpoints, device) if resume else None
+    if context.is_main and resume:
+        print(
+            f"resuming from {resumed_from.name} (step {state.step})"
+            if resumed_from
+            else "no checkpoint to resume from: starting from step 0",
+            file=sys.stderr,
+        )
+    if checks.enabled and resumed_from is None:
+        overfit_one_batch(config, data.info, data.train, device, checks.overfit_loss)
+        state.first_val_loss = validate(state, data, device, autocast_dtype)["loss"]
 
     tracker = (
-        Tracker(run_dir, _plain(config), step if resume else None) if context.is_main else None
+        Tracker(run_dir, _plain(config), state.step if resumed_from else None)
+        if context.is_main
+        else None
     )
-    stop = StopFlag()
+    batches = step_batches(data, state.step, config.data.num_workers, device)
+    throughput, loss, val = Throughput(), torch.zeros(()), None
     progress = tqdm(
         total=settings.max_steps,
-        initial=step,
+        initial=state.step,
         desc="train",
         leave=False,
         disable=not context.is_main or None,  # rank 0 only; None: only on a terminal
     )
-    window = {"start": time.perf_counter(), "data_wait": 0.0, "steps": 0}
-    batches, loss, val = None, torch.zeros((), device=device), None
+    with contextlib.closing(progress), StopSignals() as stop:
+        try:
+            while state.step < settings.max_steps:
+                group = throughput.time_data(batches)
+                loss, norms = optimisation_step(state, group, settings, autocast_dtype)
+                loss = distributed.mean(loss)  # a collective: on every rank, every step
+                progress.update()
+                throughput.count(settings.batch_size)
 
-    def save(path: Path) -> None:
+                step = state.step
+                if tracker and step % settings.log_every == 0:
+                    log_training(tracker, state, loss, norms, throughput)
+                if tracker and step % settings.histogram_every == 0:
+                    log_histograms(tracker, state.model, step)
+                if context.is_main and (
+                    step % settings.eval_every == 0 or step == settings.max_steps
+                ):
+                    val = validate(state, data, device, autocast_dtype)
+                    log_validation(tracker, val, data, step)
+                    if val["loss"] < state.best_val_loss:
+                        state.best_val_loss = val["loss"]
+                        state.save(checkpoints / "best.pt", config)
+                if context.is_main and (
+                    step % settings.checkpoint_every == 0 or step == settings.max_steps
+                ):
+                    save_checkpoint(state, checkpoints, config)
+                if distributed.any_process(stop.received is not None, device):
+                    if context.is_main:
+                        save_checkpoint(state, checkpoints, config)
+                    distributed.barrier()
+                    raise Preempted(f"stopped by {stop.name} at step {step}", stop.exit_code)
+        finally:
+            if tracker:
+                tracker.close()
+
+    if context.is_main:
+        torch.save(state.model.state_dict(), run_dir / "model.pt")  # weights only, to infer
+        if checks.enabled and val is not None:
+            check_learning(checks, state.first_val_loss, val["loss"], val["accuracy"])
+    return {"step": state.step, "train_loss": loss.item(), "best_val_loss": state.best_val_loss}
+
+
+@dataclass
+class Data:
+    """The splits a run trains and validates on, and how one process walks the training set."""
+
+    info: DatasetInfo  # classes, image shape, normalisation
+    train: TensorDataset
+    val: TensorDataset
+    sampler: DistributedSampler  # one shuffled order for all processes, a share each
+    micro_batch: int  # examples per process per forward pass
+    accumulation: int  # micro-batches per optimiser step
+    steps_per_epoch: int
+
+
+def load_data(config: Config, world_size: int, rank: int) -> Data:
+    """The configured dataset's train and val splits, and this process's share of each batch."""
+    settings = config.train
+    train_set = make_dataset(config.data, "train")
+    micro_batch = settings.batch_size // (world_size * settings.grad_accum_steps)
+    if micro_batch == 0:
+        raise ConfigError(
+            f"train.batch_size {settings.batch_size} is smaller than {world_size} processes "
+            f"x {settings.grad_accum_steps} accumulation steps"
+        )
+    sampler = DistributedSampler(
+        train_set, world_size, rank, shuffle=True, seed=config.seed, drop_last=True
+    )
+    steps_per_epoch = len(sampler) // (micro_batch * settings.grad_accum_steps)
+    if steps_per_epoch == 0:
+        raise ConfigError(
+            f"train.batch_size {settings.batch_size} exceeds the {len(train_set)} training images"
+        )
+    return Data(
+        info=dataset_info(config.data),
+        train=train_set,
+        val=make_dataset(config.data, "val"),
+        sampler=sampler,
+        micro_batch=micro_batch,
+        accumulation=settings.grad_accum_steps,
+        steps_per_epoch=steps_per_epoch,
+    )
+
+
+@dataclass
+class State:
+    """Everything the next step depends on: what a checkpoint holds, besides the RNGs."""
+
+    model: torch.nn.Module
+    parallel: torch.nn.Module  # the model wrapped in DDP under torchrun, else the model
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    step: int = 0
+    best_val_loss: float = math.inf
+    first_val_loss: float = math.nan  # before any training: smoke checks measure from it
+
+    def save(self, path: Path, config: Config) -> None:
         checkpoint.save(
             {
-                "step": step,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "schedule": schedule.state_dict(),
-                "scaler": scaler.state_dict(),
+                "step": self.step,
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "schedule": self.schedule.state_dict(),
+                "scaler": self.scaler.state_dict(),
                 "rng": checkpoint.rng_state(),
-                "best_val_loss": best_val_loss,
-                "first_val_loss": first_val_loss,
+                "best_val_loss": self.best_val_loss,
+                "first_val_loss": self.first_val_loss,
                 "config": to_yaml(config),
             },
             path,
         )
 
-    try:
-        while step < settings.max_steps:
-            # A new epoch, or the middle of one after resuming: continue its exact order.
-            epoch, done = divmod(step, steps_per_epoch)
-            if batches is None or done == 0:
-                batches = epoch_batches(
-                    train_set,
-                    sampler,
-                    epoch,
-                    done,
-                    micro_batch,
-                    settings.grad_accum_steps,
-                    config.data.num_workers,
-                    device,
-                )
 
-            # One optimiser step over grad_accum_steps micro-batches.
-            optimizer.zero_grad(set_to_none=True)  # (gradients stay inspectable after the step)
-            wait_start = time.perf_counter()
-            group = next(batches)
-            window["data_wait"] += time.perf_counter() - wait_start
-            loss = torch.zeros((), device=device)
-            for index, (images, labels) in enumerate(group):
-                images, labels = (
-                    images.to(device, non_blocking=True),
-                    labels.to(device, non_blocking=True),
-                )
-                last = index == len(group) - 1
-                with (
-                    maybe_no_sync(parallel, not last),
-                    torch.autocast(
-                        device.type,
-                        dtype=autocast_dtype or torch.float32,
-                        enabled=autocast_dtype is not None,
-                    ),
-                ):
-                    micro_loss = loss_of(parallel, images, labels) / len(group)
-                scaler.scale(micro_loss).backward()
-                loss += micro_loss.detach()
-            scaler.unscale_(optimizer)
-            norms = gradient_norms(model)
-            check_finite(loss, norms, step + 1, scaler.is_enabled())
-            if settings.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            schedule.step()
-            step += 1
-            window["steps"] += 1
-            progress.update()
+def build_state(config: Config, info: DatasetInfo, device: torch.device, world_size: int) -> State:
+    """The model, AdamW, the learning-rate schedule (linear warm-up, cosine decay), the scaler."""
+    settings = config.train
+    model = models.build(config.model, info).to(device)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
+    )
+    return State(
+        model=model,
+        parallel=DistributedDataParallel(model) if world_size > 1 else model,
+        optimizer=optimizer,
+        schedule=torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: warmup_cosine(step, settings.warmup_steps, settings.max_steps)
+        ),
+        scaler=torch.amp.GradScaler(
+            device.type,
+            enabled=autocast_type(settings.precision, device) == torch.float16,
+        ),
+    )
 
-            # Logging, evaluation and checkpoints; collectives first, on every rank.
-            loss = distributed.mean(loss)
-            if tracker is not None and step % settings.log_every == 0:
-                elapsed = time.perf_counter() - window["start"]
-                throughput = window["steps"] * settings.batch_size / elapsed
-                tracker.scalars(
-                    {
-                        "train/loss": loss.item(),
-                        "train/lr": schedule.get_last_lr()[0],
-                        "train/samples_per_second": throughput,
-                        "train/data_wait_fraction": window["data_wait"] / elapsed,
-                        **{f"grad_norm/{name}": value for name, value in norms.items()},
-                    },
-                    step,
-                )
-                window.update(start=time.perf_counter(), data_wait=0.0, steps=0)
-            if tracker is not None and step % settings.histogram_every == 0:
-                for name, parameter in model.named_parameters():
-                    tracker.histogram(f"weights/{name}", parameter, step)
-                    if parameter.grad is not None:
-                        tracker.histogram(f"gradients/{name}", parameter.grad, step)
-            if tracker is not None and (
-                step % settings.eval_every == 0 or step == settings.max_steps
-            ):
-                val = evaluate(model, val_set, len(info.classes), device, autocast_dtype)
-                tracker.scalars({"val/loss": val["loss"], "val/accuracy": val["accuracy"]}, step)
-                tracker.image(
-                    "val/predictions", predictions_grid(val_set, val["predicted"], info), step
-                )
-                if val["loss"] < best_val_loss:
-                    best_val_loss = val["loss"]
-                    save(checkpoints / "best.pt")
-            if context.is_main and (
-                step % settings.checkpoint_every == 0 or step == settings.max_steps
-            ):
-                save(checkpoint.step_path(checkpoints, step))
-                checkpoint.prune(checkpoints, settings.keep_last)
-            if distributed.any_process(stop.requested, device):
-                if context.is_main:
-                    save(checkpoint.step_path(checkpoints, step))
-                distributed.barrier()
-                raise Preempted(f"stopped by SIGTERM at step {step}; checkpoint saved")
 
-        if context.is_main:
-            torch.save(model.state_dict(), run_dir / "model.pt")  # weights only, for inference
-            if checks.enabled and val is not None:
-                check_learning(checks, first_val_loss, val["loss"], val["accuracy"])
-        return {"step": step, "train_loss": loss.item(), "best_val_loss": best_val_loss}
-    finally:
-        progress.close()
-        stop.restore()
-        if tracker is not None:
-            tracker.close()
+def restore(state: State, checkpoints: Path, device: torch.device) -> Path | None:
+    """Load the newest intact checkpoint into `state`; return its path (None: there is none)."""
+    found = checkpoint.load_newest_intact(checkpoints, device)
+    if found is None:
+        return None
+    saved, path = found
+    state.model.load_state_dict(saved["model"])
+    state.optimizer.load_state_dict(saved["optimizer"])
+    state.schedule.load_state_dict(saved["schedule"])
+    state.scaler.load_state_dict(saved["scaler"])
+    checkpoint.restore_rng(saved["rng"])
+    state.step, state.best_val_loss = saved["step"], saved["best_val_loss"]
+    state.first_val_loss = saved.get("first_val_loss", math.nan)
+    return path
+
+
+def step_batches(
+    data: Data, start_step: int, workers: int, device: torch.device
+) -> Iterator[list[tuple[torch.Tensor, torch.Tensor]]]:
+    """This process's micro-batches for every step from `start_step` on, one list per step.
+
+    Epoch after epoch, each in the sampler's order for that epoch: a resumed run continues
+    mid-epoch with exactly the examples it would have seen.
+    """
+    step = start_step
+    while True:
+        epoch, done = divmod(step, data.steps_per_epoch)
+        data.sampler.set_epoch(epoch)
+        order = list(data.sampler)[done * data.micro_batch * data.accumulation :]
+        loader = DataLoader(
+            Subset(data.train, order),
+            batch_size=data.micro_batch,
+            num_workers=workers,
+            pin_memory=device.type == "cuda",
+            drop_last=True,
+        )
+        group = []
+        for batch in loader:
+            group.append(batch)
+            if len(group) == data.accumulation:
+                yield group
+                group, step = [], step + 1
+
+
+def optimisation_step(
+    state: State,
+    group: list[tuple[torch.Tensor, torch.Tensor]],
+    settings: TrainConfig,
+    autocast_dtype: torch.dtype | None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """One optimiser step over a group of micro-batches; the mean loss and gradient norms."""
+    device = next(state.model.parameters()).device
+    state.optimizer.zero_grad(set_to_none=True)  # (gradients stay inspectable after the step)
+    loss = torch.zeros((), device=device)
+    for index, (images, labels) in enumerate(group):
+        images = images.to(device, non_blocking=True)
+        labels = labels.to(device, non_blocking=True)
+        last = index == len(group) - 1
+        with (
+            maybe_no_sync(state.parallel, not last),
+            torch.autocast(
+                device.type,
+                dtype=autocast_dtype or torch.float32,
+                enabled=autocast_dtype is not None,
+            ),
+        ):
+            micro_loss = loss_of(state.parallel, images, labels) / len(group)
+        state.scaler.scale(micro_loss).backward()
+        loss += micro_loss.detach()
+    state.scaler.unscale_(state.optimizer)
+    norms = gradient_norms(state.model)
+    check_finite(loss, norms, state.step + 1, state.scaler.is_enabled())
+    if settings.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(state.model.parameters(), settings.grad_clip)
+    state.scaler.step(state.optimizer)
+    state.scaler.update()
+    state.schedule.step()
+    state.step += 1
+    return loss, norms
 
 
 def loss_of(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """The training objective: mean cross-entropy of the model's logits."""
     return F.cross_entropy(model(images), labels)
+
+
+def validate(
+    state: State, data: Data, device: torch.device, autocast_dtype: torch.dtype | None
+) -> dict:
+    """The model on the validation split, as `eval` scores it (one routine for both)."""
+    return evaluate(state.model, data.val, len(data.info.classes), device, autocast_dtype)
+
+
+def save_checkpoint(state: State, checkpoints: Path, config: Config) -> None:
+    """A step checkpoint to resume from; older ones beyond train.keep_last are deleted."""
+    state.save(checkpoint.step_path(checkpoints, state.step), config)
+    checkpoint.prune(checkpoints, config.train.keep_last)
+
+
+class Throughput:
+    """Examples per second, and the share of the time spent waiting for data, since a reset."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.start, self.data_wait, self.examples = time.perf_counter(), 0.0, 0
+
+    def time_data(self, batches: Iterator):
+        """The next item of `batches`, counting the wait as data time."""
+        started = time.perf_counter()
+        item = next(batches)
+        self.data_wait += time.perf_counter() - started
+        return item
+
+    def count(self, examples: int) -> None:
+        self.examples += examples
+
+    def rates(self) -> dict[str, float]:
+        elapsed = time.perf_counter() - self.start
+        return {
+            "train/samples_per_second": self.examples / elapsed,
+            "train/data_wait_fraction": self.data_wait / elapsed,
+        }
+
+
+def log_training(
+    tracker: Tracker,
+    state: State,
+    loss: torch.Tensor,
+    norms: dict[str, float],
+    throughput: Throughput,
+) -> None:
+    tracker.scalars(
+        {
+            "train/loss": loss.item(),
+            "train/lr": state.schedule.get_last_lr()[0],
+            **throughput.rates(),
+            **{f"grad_norm/{name}": value for name, value in norms.items()},
+        },
+        state.step,
+    )
+    throughput.reset()
+
+
+def log_histograms(tracker: Tracker, model: torch.nn.Module, step: int) -> None:
+    for name, parameter in model.named_parameters():
+        tracker.histogram(f"weights/{name}", parameter, step)
+        if parameter.grad is not None:
+            tracker.histogram(f"gradients/{name}", parameter.grad, step)
+
+
+def log_validation(tracker: Tracker | None, val: dict, data: Data, step: int) -> None:
+    if tracker:
+        tracker.scalars({"val/loss": val["loss"], "val/accuracy": val["accuracy"]}, step)
+        tracker.image(
+            "val/predictions", predictions_grid(data.val, val["predicted"], data.info), step
+        )
 
 
 def overfit_one_batch(
@@ -286,34 +434,6 @@ def check_learning(checks: SmokeChecks, first: float, last: float, accuracy: flo
         )
 
 
-def epoch_batches(
-    dataset: TensorDataset,
-    sampler: DistributedSampler,
-    epoch: int,
-    skip: int,
-    micro_batch: int,
-    accumulation: int,
-    workers: int,
-    device: torch.device,
-):
-    """This process's micro-batches of `epoch`, grouped per optimiser step, from step `skip`."""
-    sampler.set_epoch(epoch)
-    order = list(sampler)[skip * micro_batch * accumulation :]
-    loader = DataLoader(
-        Subset(dataset, order),
-        batch_size=micro_batch,
-        num_workers=workers,
-        pin_memory=device.type == "cuda",
-        drop_last=True,
-    )
-    group = []
-    for batch in loader:
-        group.append(batch)
-        if len(group) == accumulation:
-            yield group
-            group = []
-
-
 def warmup_cosine(step: int, warmup: int, total: int) -> float:
     """Learning-rate factor: linear warm-up to 1, then cosine decay to 0 at `total`."""
     if step < warmup:
@@ -323,8 +443,14 @@ def warmup_cosine(step: int, warmup: int, total: int) -> float:
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
+    """Seed torch; with `deterministic`, make every kernel reproducible (at some speed cost).
+
+    cuBLAS needs CUBLAS_WORKSPACE_CONFIG for deterministic matrix products; it is read when
+    CUDA starts, which is later than this, so setting it here suffices.
+    """
     torch.manual_seed(seed)
     if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
 
@@ -361,18 +487,39 @@ def check_finite(loss: torch.Tensor, norms: dict[str, float], step: int, scaled:
         raise NonFiniteError(f"step {step}: non-finite gradients in module(s) {', '.join(broken)}")
 
 
-class StopFlag:
-    """Set by SIGTERM; the loop checks it (on all ranks at once) after each step."""
+class StopSignals:
+    """SIGTERM (a scheduler preempting the job) or a first Ctrl-C asks the loop to stop.
+
+    The loop checks after each step, on all ranks at once, and stops with a checkpoint. A
+    second Ctrl-C stops at once, without one.
+    """
+
+    EXIT_CODES = {signal.SIGTERM: 75, signal.SIGINT: 130}  # EX_TEMPFAIL; 128 + SIGINT
 
     def __init__(self) -> None:
-        self.requested = False
-        self._previous = signal.signal(signal.SIGTERM, self._handle)
+        self.received: int | None = None
+
+    def __enter__(self) -> "StopSignals":
+        self._previous = {sig: signal.signal(sig, self._handle) for sig in self.EXIT_CODES}
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
     def _handle(self, signum: int, frame: object) -> None:
-        self.requested = True
+        if signum == signal.SIGINT and self.received == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.received = signum
 
-    def restore(self) -> None:
-        signal.signal(signal.SIGTERM, self._previous)
+    @property
+    def name(self) -> str:
+        # Another rank's signal stops this one too: that is preemption, SIGTERM.
+        return "Ctrl-C" if self.received == signal.SIGINT else "SIGTERM"
+
+    @property
+    def exit_code(self) -> int:
+        return self.EXIT_CODES[signal.SIGINT if self.received == signal.SIGINT else signal.SIGTERM]
 
 
 def _plain(config: Config) -> dict:

@@ -12,6 +12,7 @@ from omegaconf import MISSING
 from ..config import DataConfig
 from ..data import read_idx, record, save_split
 from ..download import fetch
+from ..errors import MissingInputError
 from . import DatasetInfo
 
 INFO = DatasetInfo(
@@ -57,7 +58,7 @@ def preprocess(settings: Settings, config_hash: str) -> list[Path]:
     root = Path(settings.root)
     missing = [name for name in settings.files if not (root / "raw" / name).is_file()]
     if missing:
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"{root / 'raw'} lacks {', '.join(missing)}: run `{__package__.split('.')[0]} "
             "download` first, with the same options (e.g. --smoke)"
         )

@@ -6,7 +6,7 @@ import torch
 from omegaconf import MISSING
 from torch import nn
 
-from ..config import ModelConfig
+from ..config import ConfigError, ModelConfig
 from ..datasets import DatasetInfo
 
 
@@ -27,7 +27,7 @@ class ConvNet(nn.Module):
     def __init__(self, settings: Settings, info: DatasetInfo) -> None:
         super().__init__()
         if info.size < 2**settings.depth:
-            raise ValueError(
+            raise ConfigError(
                 f"model.depth {settings.depth} halves {info.size}-pixel images to nothing"
             )
         layers: list[nn.Module] = []
