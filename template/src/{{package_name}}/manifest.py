@@ -22,6 +22,7 @@ from typing import Any
 from .errors import UserError
 
 LOCK_FILE = Path("conda-lock.yml")
+ENV_PREFIX = __package__.upper()  # <PACKAGE>_IMAGE etc., set by the Docker image and its runner
 
 
 class DirtyTreeError(UserError, RuntimeError):
@@ -29,7 +30,10 @@ class DirtyTreeError(UserError, RuntimeError):
 
 
 def git(*args: str) -> str:
-    result = subprocess.run(["git", *args], capture_output=True, text=True)
+    try:
+        result = subprocess.run(["git", *args], capture_output=True, text=True)
+    except FileNotFoundError:  # no git, e.g. in the Docker image
+        return ""
     return result.stdout.rstrip() if result.returncode == 0 else ""
 
 
@@ -38,7 +42,9 @@ def git_state() -> dict[str, Any]:
     status = git("status", "--porcelain", "--untracked-files=all")
     lines = status.splitlines()
     return {
-        "commit": git("rev-parse", "HEAD") or None,
+        # In the image (no .git), the commit it was built from, if the build said (Dockerfile).
+        "commit": git("rev-parse", "HEAD") or os.environ.get(f"{ENV_PREFIX}_SOURCE_COMMIT")
+        or None,
         "modified": [line[3:] for line in lines if not line.startswith("??")],
         "untracked": [line[3:] for line in lines if line.startswith("??")],
     }
@@ -110,8 +116,15 @@ def environment() -> dict[str, Any]:
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
         "gpus": gpus,
         "lock": lock_state(),
+        "image": image(),
         "packages": sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()),
     }
+
+
+def image() -> dict[str, str] | None:
+    """The Docker image this runs in, as `scaffold image run` tells it (tag and digest)."""
+    tag = os.environ.get(f"{ENV_PREFIX}_IMAGE")
+    return {"tag": tag, "digest": os.environ.get(f"{ENV_PREFIX}_IMAGE_DIGEST")} if tag else None
 
 
 CONDA_TO_PYPI = {"pytorch": "torch", "matplotlib-base": "matplotlib"}
