@@ -340,6 +340,57 @@ def check_commits(
     typer.echo(f"{report.commits} commit(s) of {report.revisions}: no problems.")
 
 
+image_app = _Scaffold(
+    help="Build, run and push the repo's Docker image (tagged with the commit).",
+    no_args_is_help=True,
+)
+app.add_typer(image_app, name="image")
+ImageRepo = Annotated[
+    Path, typer.Option("--repo", help="The generated repo (or any folder inside it).")
+]
+AllowDirty = Annotated[
+    bool,
+    typer.Option("--allow-dirty", help="Use uncommitted code (the tag ends in -dirty)."),
+]
+
+
+@image_app.command("build")
+def image_build(path: ImageRepo = Path("."), allow_dirty: AllowDirty = False) -> None:
+    """Build the image of HEAD from the Dockerfile, tagged <package>:<commit>."""
+    from scaffold import images
+
+    tag, image_id = images.build(path, allow_dirty=allow_dirty, echo=typer.echo)
+    typer.echo(f"Built {tag} ({image_id}).")
+
+
+@image_app.command("run", context_settings={"allow_interspersed_args": False})
+def image_run(
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(help="The project's command line, after --: e.g. -- train --smoke."),
+    ] = None,
+    path: ImageRepo = Path("."),
+    allow_dirty: AllowDirty = False,
+) -> None:
+    """Run the image of HEAD with data/ and runs/ mounted (and the GPUs, when there are)."""
+    from scaffold import images
+
+    raise typer.Exit(images.run(path, args or [], allow_dirty=allow_dirty, echo=typer.echo))
+
+
+@image_app.command("push")
+def image_push(
+    registry: Annotated[str, typer.Argument(help="Where to push: host[:port][/namespace].")],
+    path: ImageRepo = Path("."),
+    allow_dirty: AllowDirty = False,
+) -> None:
+    """Push the image of HEAD to REGISTRY, under the same name and tag."""
+    from scaffold import images
+
+    reference = images.push(path, registry, allow_dirty=allow_dirty, echo=typer.echo)
+    typer.echo(f"Pushed {reference}.")
+
+
 def main() -> None:
     """Entry point of the `scaffold` console script."""
     app(prog_name="scaffold")

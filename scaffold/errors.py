@@ -29,3 +29,11 @@ class ConflictError(ScaffoldError):
     @property
     def details(self) -> list[str]:
         return [f"conflict: {name}" for name in self.files]
+
+
+class EngineError(ScaffoldError):
+    """No container engine answers (no Docker, no podman service behind DOCKER_HOST)."""
+
+
+class ImageError(ScaffoldError):
+    """An image cannot be built, found, run or pushed as asked."""
