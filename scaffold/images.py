@@ -21,6 +21,7 @@ from typing import Any
 
 from scaffold import environments, git
 from scaffold.errors import EngineError, ImageError
+from scaffold.template_history import ANSWERS_FILE
 
 Echo = Callable[[str], None]
 TARGET = "runtime"  # the Dockerfile's final stage; `dev` is the dev container's
@@ -44,8 +45,6 @@ class Source:
 
 def source(path: Path, allow_dirty: bool = False) -> Source:
     """The repo holding `path` at HEAD; refuses uncommitted changes unless `allow_dirty`."""
-    from scaffold.update import read_answers
-
     project = git.repo_root(path)
     if project is None:
         raise ImageError(f"{path} is not inside a git repository: images are tagged by commit.")
@@ -63,8 +62,20 @@ def source(path: Path, allow_dirty: bool = False) -> Source:
             f"uncommitted changes ({listing}): commit them so the image's tag names its code, "
             "or pass --allow-dirty."
         )
-    package = str(read_answers(project)["package_name"])
-    return Source(project, package, commit, bool(dirty))
+    package = answers(project).get("package_name")
+    if not package:
+        raise ImageError(
+            f"{project / ANSWERS_FILE} names no package_name: is this a generated repo?"
+        )
+    return Source(project, str(package), commit, bool(dirty))
+
+
+def answers(project: Path) -> dict[str, Any]:
+    """The repo's copier answers ({} without the file): the package, the template version."""
+    import yaml
+
+    path = project / ANSWERS_FILE
+    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
 
 
 def client() -> Any:
@@ -86,13 +97,11 @@ def client() -> Any:
 
 def build_args(origin: Source) -> dict[str, str]:
     """The Dockerfile's ARGs: the commit (none for a dirty tree), the lock's and template's."""
-    from scaffold.update import read_answers, template_version
-
     lock = origin.project / "conda-lock.yml"
     return {
         "SOURCE_COMMIT": "" if origin.dirty else origin.commit,
         "LOCK_SHA256": hashlib.sha256(lock.read_bytes()).hexdigest(),
-        "TEMPLATE_VERSION": template_version(read_answers(origin.project)),
+        "TEMPLATE_VERSION": str(answers(origin.project).get("_commit", "")).removeprefix("v"),
     }
 
 

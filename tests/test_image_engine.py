@@ -1,0 +1,202 @@
+"""The generated Dockerfile, built, run and pushed by `scaffold image` on a real engine.
+
+podman's Docker-compatible API service and a loopback registry (tests/engine.py) stand in
+for Docker and a remote registry. Two stand-ins, and only these, because nothing here can
+reach an image registry or conda-forge:
+
+- the micromamba stages (`env`, `dev`) are replaced, in a commit of the generated repo, by
+  images holding the same packages (the lock's main category, by their PyPI names, plus
+  what they require; `dev` adds pytest and ruff) copied from this machine's environment,
+  on Debian's python3 instead of conda-forge's;
+- the runtime stage's pinned Debian base is a local debootstrap of the same release, with
+  python3 in it because the stand-in environment's interpreter is Debian's.
+
+Everything else is the generated Dockerfile as it is: the build stage's package install,
+the runtime stage, .dockerignore, labels, user, entrypoint; and scaffold's own code: tag
+from the commit, build args, mounts, the image's tag and digest in the run manifest, push.
+"""
+
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from engine import BASE_IMAGE, Engine, closure, missing, standin_image, started
+from gitrepo import GitRepo
+
+from scaffold import images
+from scaffold.generation import new_project
+from scaffold.lockfile import read_lock
+from scaffold.pip_solve import CONDA_TO_PYPI
+
+pytestmark = [pytest.mark.engine, pytest.mark.skipif(bool(missing()), reason=missing() or "")]
+PACKAGE = "imaged"
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Engine]:
+    with started() as running:
+        previous = os.environ.get("DOCKER_HOST")
+        os.environ["DOCKER_HOST"] = running.docker_host
+        try:
+            yield running
+        finally:
+            if previous is None:
+                del os.environ["DOCKER_HOST"]
+            else:
+                os.environ["DOCKER_HOST"] = previous
+
+
+def stand_in(engine: Engine, project: Path) -> None:
+    """Replace the micromamba stages and the Debian base as the module docstring says."""
+    lock = read_lock(project / "conda-lock.yml")
+    main = [
+        CONDA_TO_PYPI.get(p["name"], p["name"])
+        for p in lock["package"]
+        if p["platform"] == "linux-64" and p["category"] == "main"
+    ]
+    env = standin_image(engine, "env", closure(main))
+    dev = standin_image(engine, "dev", closure([*main, "pytest", "ruff"]))
+    dockerfile = project / "Dockerfile"
+    text = dockerfile.read_text(encoding="utf-8")
+    micromamba = re.search(r"^FROM \S+ AS env$.*?(?=^FROM env AS build$)", text, re.M | re.S)
+    assert micromamba, "the Dockerfile's env and dev stages moved"
+    replacement = (
+        "# Test stand-in for the micromamba stages (tests/test_image_engine.py).\n"
+        f"FROM {env} AS env\n\nFROM {dev} AS dev\n\n"
+    )
+    dockerfile.write_text(text.replace(micromamba.group(0), replacement), encoding="utf-8")
+    runtime_base = re.search(r"^FROM (\S+) AS runtime$", text, re.M).group(1)
+    engine.podman("tag", BASE_IMAGE, runtime_base)
+
+
+@pytest.fixture(scope="module")
+def project(
+    engine: Engine, channel: str, template_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    root = tmp_path_factory.mktemp("imaged")
+    data = {"project_name": "Imaged", "package_name": PACKAGE, "cuda_version": "none"}
+    path = new_project(
+        root / PACKAGE, data=data, defaults=True, template=str(template_dir), channels=[channel]
+    ).path
+    assert (path / "conda-lock.yml").is_file()
+    repo = GitRepo(path)  # git init again is harmless; it gives the test's helpers
+    stand_in(engine, path)
+    repo.commit("test: stand in for the micromamba stages")
+    # Ignored by git, so the tree stays clean; .dockerignore must keep them out of the image.
+    for name in ("data/raw/big.bin", "runs/old/model.pt", ".venv/bin/python"):
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_bytes(b"x" * 1000)
+    for name in ("data", "runs"):  # the image's user (uid 1000) writes there
+        for directory in [path / name, *(path / name).rglob("*")]:
+            os.chown(directory, 1000, 1000)
+    return path
+
+
+@pytest.fixture(scope="module")
+def built(project: Path) -> dict[str, Any]:
+    lines: list[str] = []
+    start = time.monotonic()
+    tag, image_id = images.build(project, echo=lines.append)
+    return {"tag": tag, "id": image_id, "seconds": time.monotonic() - start, "output": lines}
+
+
+def inspect(image: str) -> dict[str, Any]:
+    return images.client().images.get(image).attrs
+
+
+def test_build_tags_the_commit_and_labels_the_sources(project: Path, built: dict) -> None:
+    commit = _repo(project).git("rev-parse", "HEAD").stdout.strip()
+    assert built["tag"] == f"{PACKAGE}:{commit[:12]}"
+    assert any("COPY" in line or "STEP" in line for line in built["output"]), "no build output"
+    config = inspect(built["tag"])["Config"]
+    labels = config["Labels"]
+    assert labels["org.opencontainers.image.revision"] == commit
+    lock = hashlib.sha256((project / "conda-lock.yml").read_bytes()).hexdigest()
+    assert labels["org.scaffold-ml.lock-sha256"] == lock
+    version = images.answers(project).get("_commit", "")  # none from a working-tree template
+    assert labels["org.scaffold-ml.template-version"] == version.removeprefix("v")
+    assert config["User"] == "1000:1000"
+    assert config["Entrypoint"] == [PACKAGE]
+    print(f"\nbuild: {built['seconds']:.1f} s, size {inspect(built['tag'])['Size'] / 1e6:.0f} MB")
+
+
+def test_context_leaves_out_data_runs_venvs_and_git(built: dict) -> None:
+    listing = _run_shell(built["tag"], "ls -A /app /app/data /app/runs")
+    assert "configs" in listing and "src" in listing
+    for absent in (".git", ".venv", "big.bin", "old", "raw"):
+        assert absent not in listing.split(), listing
+
+
+def test_runtime_stage_has_no_compilers_or_micromamba(built: dict) -> None:
+    found = _run_shell(
+        built["tag"], "for t in gcc cc g++ nvcc micromamba apt-get; do command -v $t; done; :"
+    )
+    assert found.split() == ["/usr/bin/apt-get"], found
+
+
+def test_smoke_loop_runs_in_the_container_with_results_on_the_host(
+    project: Path, built: dict
+) -> None:
+    lines: list[str] = []
+    start = time.monotonic()
+    status = images.run(project, ["smoke"], echo=lines.append)
+    output = "\n".join(lines)
+    assert status == 0, output
+    manifests = [p for p in (project / "runs").glob("*/manifest.json") if "smoke" in p.parent.name]
+    assert len(manifests) == 1, output
+    attempt = json.loads(manifests[0].read_text())["attempts"][-1]
+    assert attempt["status"] == "completed"
+    image = attempt["environment"]["image"]
+    assert image["tag"] == built["tag"]
+    assert image["digest"] == built["id"]
+    assert (
+        attempt["git"]["commit"]
+        == inspect(built["tag"])["Config"]["Labels"]["org.opencontainers.image.revision"]
+    )
+    assert (project / "runs" / "smoke-predictions.csv").is_file()
+    assert (project / "data" / "smoke").is_dir()
+    print(f"\nsmoke in the container: {time.monotonic() - start:.1f} s")
+
+
+def test_a_code_change_rebuilds_only_the_last_layers(project: Path, built: dict) -> None:
+    repo = _repo(project)
+    cli = project / "src" / PACKAGE / "cli.py"
+    cli.write_text(cli.read_text() + "\n# a change\n")
+    repo.commit("fix: change the code")
+    start = time.monotonic()
+    tag, _ = images.build(project, echo=lambda line: None)
+    seconds = time.monotonic() - start
+    before, after = (inspect(t)["RootFS"]["Layers"] for t in (built["tag"], tag))
+    shared = next(i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b)
+    env_layer = len(before) - 3  # the environment: below the package, code and label layers
+    assert shared >= env_layer, (shared, len(before))
+    assert seconds < 60, seconds
+    print(f"\nrebuild after a code change: {seconds:.1f} s, {len(after) - shared} new layers")
+
+
+def test_push_to_a_registry_and_pull_it_back(engine: Engine, project: Path, built: dict) -> None:
+    reference = images.push(project, engine.registry, echo=lambda line: None)
+    repository, _, rest = reference.partition(":")
+    tag, _, digest = rest.partition("@")
+    client = images.client()
+    client.images.remove(f"{repository}:{tag}")
+    pulled = client.images.pull(repository, tag=tag)
+    assert digest.startswith("sha256:")
+    assert pulled.id == images.client().images.get(f"{PACKAGE}:{tag}").id
+
+
+def _repo(path: Path) -> GitRepo:
+    return GitRepo(path)
+
+
+def _run_shell(image: str, script: str) -> str:
+    output = images.client().containers.run(
+        image, ["-c", script], entrypoint=["/bin/sh"], remove=True
+    )
+    return output.decode()
