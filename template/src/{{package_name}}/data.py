@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import struct
-import subprocess
 import time
 from pathlib import Path
 
@@ -147,5 +146,6 @@ def record(root: Path, path: Path, source: list[str], config_hash: str, md5: str
 
 
 def _commit() -> str:
-    result = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True)
-    return result.stdout.strip() if result.returncode == 0 else "unknown"
+    from .manifest import git_state  # in the Docker image: the commit it was built from
+
+    return git_state()["commit"] or "unknown"
