@@ -202,6 +202,11 @@ def push(path: Path, registry: str, *, allow_dirty: bool = False, echo: Echo = p
         pushed = (chunk.get("aux") or {}).get("Digest", pushed)
         if status := chunk.get("status"):
             echo(f"{chunk.get('id', '')} {status}".strip())
+            pushed = pushed or next(iter(re.findall(r"digest: (sha256:\w+)", status)), "")
+    if not pushed:  # podman reports it only in the image's RepoDigests
+        image.reload()
+        listed = [d for d in image.attrs.get("RepoDigests") or [] if d.startswith(repository)]
+        pushed = listed[0].split("@", 1)[1] if listed else ""
     if not pushed:
         raise ImageError(f"pushing {repository}:{tag} reported no digest: push it again.")
     return f"{repository}:{tag}@{pushed}"

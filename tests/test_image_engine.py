@@ -78,7 +78,7 @@ def stand_in(engine: Engine, project: Path) -> None:
 @pytest.fixture(scope="module")
 def project(
     engine: Engine, channel: str, template_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
+) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("imaged")
     data = {"project_name": "Imaged", "package_name": PACKAGE, "cuda_version": "none"}
     path = new_project(
@@ -95,7 +95,10 @@ def project(
     for name in ("data", "runs"):  # the image's user (uid 1000) writes there
         for directory in [path / name, *(path / name).rglob("*")]:
             os.chown(directory, 1000, 1000)
-    return path
+    yield path
+    names = engine.podman("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    ours = [name for name in names if name.split(":")[-2].endswith(f"/{PACKAGE}")]
+    engine.podman("rmi", "--force", *ours, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +157,8 @@ def test_smoke_loop_runs_in_the_container_with_results_on_the_host(
     assert attempt["status"] == "completed"
     image = attempt["environment"]["image"]
     assert image["tag"] == built["tag"]
-    assert image["digest"] == built["id"]
+    assert image["digest"] == images.digest(images.client().images.get(built["tag"]))
+    assert image["digest"].startswith("sha256:")
     assert (
         attempt["git"]["commit"]
         == inspect(built["tag"])["Config"]["Labels"]["org.opencontainers.image.revision"]
@@ -182,8 +186,9 @@ def test_a_code_change_rebuilds_only_the_last_layers(project: Path, built: dict)
 
 def test_push_to_a_registry_and_pull_it_back(engine: Engine, project: Path, built: dict) -> None:
     reference = images.push(project, engine.registry, echo=lambda line: None)
-    repository, _, rest = reference.partition(":")
-    tag, _, digest = rest.partition("@")
+    named, _, digest = reference.partition("@")
+    repository, _, tag = named.rpartition(":")
+    assert repository == f"{engine.registry}/{PACKAGE}"
     client = images.client()
     client.images.remove(f"{repository}:{tag}")
     pulled = client.images.pull(repository, tag=tag)
