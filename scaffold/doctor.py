@@ -3,15 +3,16 @@
 Each check is a small function returning a `Finding`; `diagnose` runs them all on the top
 of the repo holding the given path (found as git finds it): git state, template drift, the
 commit hooks installed, the lock's freshness, the active environment against the lock, and
-the NVIDIA driver against the locked CUDA. Later checks join the list in `CHECKS`.
+the NVIDIA driver against the locked CUDA, the Dockerfile's CUDA against the answers,
+and whether the newest image of the repo holds HEAD. Later checks join the list in `CHECKS`.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scaffold import environments, git, lockfile, template_history, update
-from scaffold.errors import ScaffoldError
+from scaffold import environments, git, images, lockfile, template_history, update
+from scaffold.errors import EngineError, ScaffoldError
 
 # Untracked files with these suffixes are code or configuration the next commit would miss.
 SOURCE_SUFFIXES = (".py", ".pyi", ".yaml", ".yml", ".toml", ".cfg", ".jinja", ".sh")
@@ -143,6 +144,48 @@ def check_hooks(project: Path) -> Finding:
     return Finding("hooks", True, "pre-commit and commit-msg hooks installed.")
 
 
+def check_dockerfile_cuda(project: Path) -> Finding:
+    """The Dockerfile's CUDA (CONDA_OVERRIDE_CUDA, NVIDIA_REQUIRE_CUDA) is the answers' one."""
+    answer = images.answers(project).get("cuda_version")
+    if not (project / "Dockerfile").is_file() or answer is None:
+        return Finding("dockerfile", True, "no Dockerfile, or no cuda_version answer to compare.")
+    named = images.dockerfile_cuda(project)
+    expected = set() if answer == "none" else {str(answer)}
+    if named != expected:
+        found = ", ".join(sorted(named)) or "none"
+        return Finding(
+            "dockerfile",
+            False,
+            f"the Dockerfile names CUDA {found}, the answers say cuda_version {answer}: "
+            "`scaffold update --data cuda_version=X` changes both, or edit the Dockerfile's "
+            "CONDA_OVERRIDE_CUDA and NVIDIA_REQUIRE_CUDA to match.",
+        )
+    return Finding("dockerfile", True, f"the Dockerfile's CUDA matches the answers ({answer}).")
+
+
+def check_image(project: Path) -> Finding:
+    """An image of this repo that the engine holds is of HEAD, not of an older commit."""
+    package = images.answers(project).get("package_name")
+    if not (project / "Dockerfile").is_file() or not package:
+        return Finding("image", True, "no Dockerfile: no image to check.")
+    try:
+        built = images.built_commits(str(package))
+    except EngineError:
+        return Finding("image", True, "no container engine answers: images not checked.")
+    if not built:
+        return Finding("image", True, "no image of this repo built yet (`scaffold image build`).")
+    head = git.head_commit(project)
+    current = [tag for tag, commit in built.items() if commit == head]
+    if current:
+        return Finding("image", True, f"{current[0]} holds HEAD.")
+    return Finding(
+        "image",
+        False,
+        f"the images of this repo ({', '.join(sorted(built))}) are behind HEAD "
+        f"{head[:12]}: run `scaffold image build`.",
+    )
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8", errors="replace")
@@ -157,6 +200,8 @@ CHECKS: list[Callable[[Path], Finding]] = [
     check_lock,
     check_environment,
     check_gpu_driver,
+    check_dockerfile_cuda,
+    check_image,
 ]
 
 

@@ -78,12 +78,12 @@ def answers(project: Path) -> dict[str, Any]:
     return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
 
 
-def client() -> Any:
+def client(timeout: int = 600) -> Any:
     """A docker SDK client for the engine of `DOCKER_HOST` (or the default socket)."""
     import docker
 
     try:
-        engine = docker.from_env(timeout=600)
+        engine = docker.from_env(timeout=timeout)
         engine.ping()
     except docker.errors.DockerException as error:
         where = os.environ.get("DOCKER_HOST") or "the default Docker socket"
@@ -221,9 +221,9 @@ def dockerfile_cuda(project: Path) -> set[str]:
     return {a or b for a, b in CUDA_LINES.findall(text)}
 
 
-def built_commits(project: Path, package: str) -> dict[str, str]:
+def built_commits(package: str) -> dict[str, str]:
     """{tag: commit} of this repo's images on the engine (the label the build sets)."""
-    engine = client()
+    engine = client(timeout=10)
     found = {}
     for image in engine.images.list(name=package):
         commit = (image.labels or {}).get("org.opencontainers.image.revision", "")

@@ -3,5 +3,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
+# podman, runc, docker-registry and a local Debian base image for the image tests (root).
+bash scripts/setup_engine.sh
 # One worker per core (pytest-xdist); the slow tests run each generated project's own suite.
 exec .venv/bin/python -m pytest -n auto "$@"

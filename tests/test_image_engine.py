@@ -30,6 +30,7 @@ from engine import BASE_IMAGE, Engine, closure, missing, standin_image, started
 from gitrepo import GitRepo
 
 from scaffold import images
+from scaffold.doctor import check_image
 from scaffold.generation import new_project
 from scaffold.lockfile import read_lock
 from scaffold.pip_solve import CONDA_TO_PYPI
@@ -173,6 +174,8 @@ def test_a_code_change_rebuilds_only_the_last_layers(project: Path, built: dict)
     cli = project / "src" / PACKAGE / "cli.py"
     cli.write_text(cli.read_text() + "\n# a change\n")
     repo.commit("fix: change the code")
+    behind = check_image(project)
+    assert not behind.ok and "behind HEAD" in behind.message
     start = time.monotonic()
     tag, _ = images.build(project, echo=lambda line: None)
     seconds = time.monotonic() - start
@@ -181,6 +184,7 @@ def test_a_code_change_rebuilds_only_the_last_layers(project: Path, built: dict)
     env_layer = len(before) - 3  # the environment: below the package, code and label layers
     assert shared >= env_layer, (shared, len(before))
     assert seconds < 60, seconds
+    assert check_image(project).ok
     print(f"\nrebuild after a code change: {seconds:.1f} s, {len(after) - shared} new layers")
 
 

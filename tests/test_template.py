@@ -220,7 +220,12 @@ def test_ci_workflow_is_valid_and_checks_every_commit(rendered: list[tuple[dict,
     assert result.returncode == 0, result.stdout + result.stderr
     for workflow in workflows:
         jobs = yaml.safe_load(workflow.read_text(encoding="utf-8"))["jobs"]
-        assert set(jobs) == {"test", "pre-commit", "commits"}
+        runs = {
+            name: "\n".join(step.get("run", "") for step in job["steps"])
+            for name, job in jobs.items()
+        }
+        assert set(jobs) == {"test", "image", "pre-commit", "commits"}
+        assert "docker build" in runs["image"] and "smoke" in runs["image"]
         runs = {
             name: "\n".join(step.get("run", "") for step in job["steps"])
             for name, job in jobs.items()

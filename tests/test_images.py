@@ -1,0 +1,79 @@
+"""`scaffold image` and the doctor's image checks without an engine: tags, refusals, build
+arguments and error messages. tests/test_image_engine.py runs them against podman."""
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from checks import render
+from gitrepo import GitRepo
+from typer.testing import CliRunner
+
+from scaffold import images
+from scaffold.cli import app
+from scaffold.doctor import check_dockerfile_cuda, check_image
+from scaffold.errors import EngineError, ImageError
+
+
+@pytest.fixture
+def repo(template_dir: Path, tmp_path: Path) -> GitRepo:
+    project = render(template_dir, tmp_path / "boxed", {"project_name": "Boxed"})
+    repo = GitRepo(project)
+    repo.write("conda-lock.yml", "version: 1\n")
+    repo.write(
+        ".copier-answers.yml",
+        repo.path.joinpath(".copier-answers.yml").read_text() + "_commit: v0.8.0\n",
+    )
+    repo.commit("feat: generate")
+    return repo
+
+
+def test_the_tag_is_the_commit_and_a_dirty_tree_is_refused(repo: GitRepo) -> None:
+    commit = repo.git("rev-parse", "HEAD").stdout.strip()
+    assert images.source(repo.path / "src").tag == f"boxed:{commit[:12]}"
+    repo.write("src/boxed/new.py", "")
+    with pytest.raises(
+        ImageError, match=r"uncommitted changes \(src/boxed/new.py\).*--allow-dirty"
+    ):
+        images.source(repo.path)
+    dirty = images.source(repo.path, allow_dirty=True)
+    assert dirty.tag == f"boxed:{commit[:12]}-dirty"
+    assert images.build_args(dirty)["SOURCE_COMMIT"] == ""  # the image claims no commit
+
+
+def test_build_args_name_the_commit_the_lock_and_the_template(repo: GitRepo) -> None:
+    origin = images.source(repo.path)
+    assert images.build_args(origin) == {
+        "SOURCE_COMMIT": origin.commit,
+        "LOCK_SHA256": hashlib.sha256(b"version: 1\n").hexdigest(),
+        "TEMPLATE_VERSION": "0.8.0",
+    }
+
+
+def test_no_engine_is_an_error_naming_docker_host_and_the_fix(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
+    with pytest.raises(EngineError, match=r"none.sock.*podman system service"):
+        images.client()
+    result = CliRunner().invoke(app, ["image", "build", "--repo", str(repo.path)])
+    assert result.exit_code == 1 and "DOCKER_HOST=" in result.output
+    assert check_image(repo.path).ok  # the doctor says it could not look, and goes on
+
+
+def test_a_repo_without_a_dockerfile_or_commit_is_refused(tmp_path: Path) -> None:
+    bare = GitRepo(tmp_path / "bare")
+    with pytest.raises(ImageError, match="no Dockerfile: `scaffold update` brings it"):
+        images.source(bare.path)
+    bare.write("Dockerfile", "FROM scratch\n")
+    with pytest.raises(ImageError, match="no commit yet"):
+        images.source(bare.path)
+
+
+def test_doctor_finds_a_dockerfile_cuda_that_disagrees_with_the_answers(repo: GitRepo) -> None:
+    assert check_dockerfile_cuda(repo.path).ok
+    dockerfile = repo.path / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("CUDA=12.9", "CUDA=12.6"))
+    finding = check_dockerfile_cuda(repo.path)
+    assert not finding.ok
+    assert "CUDA 12.6, 12.9" in finding.message and "cuda_version 12.9" in finding.message
