@@ -41,10 +41,10 @@ def git_state() -> dict[str, Any]:
     """The commit, and the modified tracked and untracked (not ignored) files."""
     status = git("status", "--porcelain", "--untracked-files=all")
     lines = status.splitlines()
+    # In the Docker image (no .git): the commit it was built from, if the build said.
+    commit = git("rev-parse", "HEAD") or os.environ.get(f"{ENV_PREFIX}_SOURCE_COMMIT")
     return {
-        # In the image (no .git), the commit it was built from, if the build said (Dockerfile).
-        "commit": git("rev-parse", "HEAD") or os.environ.get(f"{ENV_PREFIX}_SOURCE_COMMIT")
-        or None,
+        "commit": commit or None,
         "modified": [line[3:] for line in lines if not line.startswith("??")],
         "untracked": [line[3:] for line in lines if line.startswith("??")],
     }
