@@ -146,6 +146,6 @@ def record(root: Path, path: Path, source: list[str], config_hash: str, md5: str
 
 
 def _commit() -> str:
-    from .manifest import git_state  # in the Docker image: the commit it was built from
+    from .manifest import commit  # in the Docker image: the commit it was built from
 
-    return git_state()["commit"] or "unknown"
+    return commit() or "unknown"

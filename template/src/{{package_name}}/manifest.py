@@ -41,13 +41,16 @@ def git_state() -> dict[str, Any]:
     """The commit, and the modified tracked and untracked (not ignored) files."""
     status = git("status", "--porcelain", "--untracked-files=all")
     lines = status.splitlines()
-    # In the Docker image (no .git): the commit it was built from, if the build said.
-    commit = git("rev-parse", "HEAD") or os.environ.get(f"{ENV_PREFIX}_SOURCE_COMMIT")
     return {
-        "commit": commit or None,
+        "commit": commit(),
         "modified": [line[3:] for line in lines if not line.startswith("??")],
         "untracked": [line[3:] for line in lines if line.startswith("??")],
     }
+
+
+def commit() -> str | None:
+    """HEAD's commit; in the Docker image (no .git), the commit it was built from, if known."""
+    return git("rev-parse", "HEAD") or os.environ.get(f"{ENV_PREFIX}_SOURCE_COMMIT") or None
 
 
 def require_clean_tree(state: dict[str, Any], allow_dirty: bool, run_dir: Path) -> list[str]:
