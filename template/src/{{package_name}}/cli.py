@@ -2,6 +2,8 @@
 
 The loop of a research project, one command per stage:
   download -> preprocess -> train -> eval -> infer        (and rerun, to repeat a run)
+with the ruler first: fetch-weights, inspect-data, and eval/infer --checkpoint score and
+look at pretrained weights before any training.
 Each command parses its options and calls one function. Heavy imports (torch) happen
 inside the commands, so that `--help` and shell completion stay fast.
 """
@@ -171,7 +173,7 @@ def train(
 
     SIGTERM or Ctrl-C stops it with a checkpoint (exit code 75 or 130): --resume continues.
     """
-    from . import distributed, manifest, runs
+    from . import distributed, manifest, runs, weights
     from .config import from_yaml, load_config, to_yaml
     from .data import manifest_path, verify
     from .datasets import info
@@ -219,6 +221,9 @@ def train(
                 world_size=context.world_size,
                 environment=manifest.environment(),
                 data=manifest.data_hashes(manifest_path(config.data)),
+                weights=weights.resolve(config, config.model.init_from)
+                if config.model.init_from
+                else None,
             )
             typer.echo(f"run {run_dir}")
             if config.smoke:
@@ -256,12 +261,25 @@ def train(
         distributed.teardown()
 
 
+Checkpoint = Annotated[
+    str | None,
+    typer.Option(
+        help="Weights no run of this repo trained: a name in the config's `weights` (fetched "
+        "with fetch-weights) or a .pt path. They get a run of their own; --experiment and "
+        "--smoke pick the model and data they are scored with."
+    ),
+]
+
+
 @app.command("eval")
 def evaluate(
     run: Annotated[str, typer.Argument(help="Run id, path, or 'latest'.")] = "latest",
     split: Annotated[str, typer.Option(help="test or val.")] = "test",
     weights: Annotated[str, typer.Option(help="best (lowest val loss) or last.")] = "best",
     baseline: Annotated[str | None, typer.Option(help="Compare with this evaluated run.")] = None,
+    checkpoint: Checkpoint = None,
+    experiment: Experiment = None,
+    smoke: Smoke = False,
 ) -> None:
     """Score a run: eval/metrics.json, confusion matrix and training curves as PNG."""
     import json
@@ -269,7 +287,10 @@ def evaluate(
     from .evaluate import compare, evaluate_run
 
     with user_errors():
-        run_dir = find_run(run)
+        if checkpoint:
+            run_dir = checkpoint_run(checkpoint, experiment, smoke, ["eval", "--split", split])
+        else:
+            run_dir = find_run(run)
         metrics = evaluate_run(run_dir, split, weights)
         accuracy, loss = metrics["accuracy"], metrics["loss"]
         typer.echo(f"{run_dir.name}: {split} accuracy {accuracy:.4f}, loss {loss:.4f}")
@@ -290,16 +311,101 @@ def infer(
     output: Annotated[Path, typer.Option(help="predictions.csv or .json")] = Path(
         "predictions.csv"
     ),
+    checkpoint: Checkpoint = None,
+    experiment: Experiment = None,
+    smoke: Smoke = False,
 ) -> None:
     """Predict the class of each image, with every class's probability."""
     from .evaluate import load_model, run_info
     from .infer import image_paths, predict, write
 
     with user_errors():
-        run_dir = find_run(run)
+        if checkpoint:
+            run_dir = checkpoint_run(checkpoint, experiment, smoke, ["infer", str(source)])
+        else:
+            run_dir = find_run(run)
         records = predict(load_model(run_dir), run_info(run_dir), image_paths(from_caller(source)))
         write(records, from_caller(output))
         typer.echo(f"{len(records)} prediction(s) written to {output}")
+
+
+def checkpoint_run(
+    reference: str, experiment: str | None, smoke: bool, command: list[str]
+) -> Path:
+    """A run for weights no run of this repo trained, recorded like any run: the ruler first.
+
+    The run holds the config they are used with, the weights as model.pt, and a manifest
+    naming their source and sha256; it becomes 'latest', so eval and infer can follow.
+    """
+    from . import manifest, runs
+    from . import weights as pretrained
+    from .config import load_config, to_yaml
+    from .evaluate import adopt_weights
+
+    config = load_config(experiment_path(experiment), smoke)
+    if reference in config.weights:
+        described, label = pretrained.resolve(config, reference), f"eval-{reference}"
+    else:  # a path, read where it was typed
+        path = from_caller(Path(reference))
+        described, label = pretrained.resolve(config, str(path)), f"eval-{path.stem}"
+    run_dir = Path(config.runs_dir) / runs.new_run_id(experiment, config.smoke, label=label)
+    adopt_weights(config, Path(described["path"]), run_dir)
+    record = manifest.Manifest(run_dir)
+    record.start(
+        command=[
+            *command,
+            "--checkpoint",
+            reference,
+            *(["--experiment", experiment] if experiment else []),
+            *(["--smoke"] if smoke else []),
+        ],
+        git=manifest.git_state(),
+        seed=config.seed,
+        config=to_yaml(config),
+        world_size=1,
+        environment=manifest.environment(),
+        weights=described,
+    )
+    record.finish("completed")
+    runs.mark_latest(run_dir)
+    typer.echo(f"run {run_dir} (weights {described['source']}, sha256 {described['sha256'][:12]})")
+    return run_dir
+
+
+@app.command("fetch-weights")
+def fetch_weights(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Names in the config's `weights`; default: all.")
+    ] = None,
+    experiment: Experiment = None,
+) -> None:
+    """Download pretrained weights ahead of training (sha256-verified, resumable)."""
+    from . import weights
+    from .config import load_config
+
+    with user_errors():
+        config = load_config(experiment_path(experiment), check_model=False)
+        for path in weights.fetch(config, names or []):
+            typer.echo(f"ok {path}")
+
+
+@app.command("inspect-data")
+def inspect_data(
+    overrides: Overrides = None,
+    experiment: Experiment = None,
+    smoke: Smoke = False,
+    output: Annotated[Path, typer.Option(help="Where to write the grid (PNG).")] = Path(
+        "inputs.png"
+    ),
+) -> None:
+    """Save the first training batch as the model sees it: a labelled grid and statistics."""
+    from .config import load_config
+    from .train import inspect_inputs, load_data
+
+    with user_errors():
+        config = load_config(experiment_path(experiment), smoke, overrides)
+        report = inspect_inputs(load_data(config, world_size=1, rank=0), from_caller(output))
+        typer.echo(report["summary"])
 
 
 @app.command()

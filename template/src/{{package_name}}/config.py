@@ -38,6 +38,7 @@ class ModelConfig:
     """What every model has; its module's `Settings` adds the model's own settings."""
 
     name: str = MISSING  # a module of models/, e.g. convnet or mlp
+    init_from: str | None = None  # start from pretrained weights: a name in `weights`, or a path
 
 
 @dataclass
@@ -65,6 +66,17 @@ class TrainConfig:
     eval_every: int = MISSING
     checkpoint_every: int = MISSING
     keep_last: int = MISSING  # checkpoints kept besides the best one
+    loss_weights: dict[str, float] = MISSING  # the loss terms (losses.py) and their weights
+    inspect_inputs: bool = MISSING  # save a grid and statistics of the first batch the model sees
+    log_activations: list[str] = MISSING  # modules whose outputs are logged, e.g. [blocks.0]
+
+
+@dataclass
+class WeightsSource:
+    """An external checkpoint: where to fetch it, and its sha256 (checked when fetched)."""
+
+    url: str = MISSING  # https://, s3://, gs://, hf:// (with the [hf] extra), file:// or a path
+    sha256: str = MISSING
 
 
 @dataclass
@@ -73,6 +85,8 @@ class Config:
     deterministic: bool = MISSING  # bit-exact reruns, at some cost in speed
     smoke: bool = MISSING  # a quick check of the code, not an experiment
     runs_dir: str = MISSING
+    weights_dir: str = MISSING  # where `fetch-weights` keeps pretrained weights (not in git)
+    weights: dict[str, WeightsSource] = field(default_factory=dict)  # NAME: {url, sha256}
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

@@ -1,9 +1,10 @@
 """Fetch files from http(s)://, file://, s3://, gs:// or a plain path, verified and resumable.
 
 fsspec opens every kind of source the same way (s3:// needs `pip install s3fs`, gs://
-needs `pip install gcsfs`). A download goes to `<name>.part`; an interrupted one resumes
-from where it stopped (a ranged request), and only a file whose md5 matches the published
-sum is moved into place. Network errors are retried with back-off, mirror after mirror.
+needs `pip install gcsfs`, hf:// the project's `[hf]` extra). A download goes to
+`<name>.part`; an interrupted one resumes from where it stopped (a ranged request), and only
+a file whose checksum (md5 for data, sha256 for weights) matches the published one is moved
+into place. Network errors are retried with back-off, mirror after mirror.
 """
 
 import hashlib
@@ -23,12 +24,16 @@ class DownloadError(UserError, RuntimeError):
     """A file could not be fetched intact from any mirror."""
 
 
-def md5_of(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
+def digest_of(path: Path, algorithm: str = "md5") -> str:
+    digest = hashlib.new(algorithm, usedforsecurity=False)
     with path.open("rb") as stream:
         while chunk := stream.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def md5_of(path: Path) -> str:
+    return digest_of(path, "md5")
 
 
 def fetch(name: str, mirrors: list[str], md5: str, dest_dir: Path, attempts: int = 3) -> Path:
@@ -36,37 +41,60 @@ def fetch(name: str, mirrors: list[str], md5: str, dest_dir: Path, attempts: int
 
     A file already present with the right md5 is not fetched again.
     """
-    dest = dest_dir / name
-    if dest.is_file() and md5_of(dest) == md5:
+    return fetch_verified(
+        [mirror.rstrip("/") + "/" + name for mirror in mirrors],
+        dest_dir / name,
+        md5,
+        attempts=attempts,
+        offline_hint=(
+            "Download on a machine with network access and copy data/ over, or point the "
+            "mirrors at a local copy of the files, e.g. "
+            '`download "data.mirrors=[file:///path/to/files/]"`.'
+        ),
+    )
+
+
+def fetch_verified(
+    urls: list[str],
+    dest: Path,
+    checksum: str,
+    algorithm: str = "md5",
+    attempts: int = 3,
+    offline_hint: str = "",
+) -> Path:
+    """Download `dest` from the first of `urls` that serves it with this checksum.
+
+    A file already present with the right checksum is not fetched again.
+    """
+    if dest.is_file() and digest_of(dest, algorithm) == checksum:
         return dest
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    partial = dest.with_name(name + ".part")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = dest.with_name(dest.name + ".part")
     errors = []
     for attempt in range(attempts):
         unreachable = 0
-        for mirror in mirrors:
-            url = mirror.rstrip("/") + "/" + name
+        for url in urls:
             try:
                 _copy_resuming(url, partial)
             except Exception as error:  # noqa: BLE001 (each filesystem raises its own types)
                 unreachable += _is_unreachable(error)
                 errors.append(f"{url}: {type(error).__name__}: {error}")
                 continue
-            actual = md5_of(partial)
-            if actual == md5:
+            actual = digest_of(partial, algorithm)
+            if actual == checksum:
                 partial.replace(dest)
                 return dest
             partial.unlink()
-            errors.append(f"{url}: md5 {actual}, expected {md5} (corrupt or changed file)")
-        if unreachable == len(mirrors):  # no host answered: retrying will not help
+            errors.append(
+                f"{url}: {algorithm} {actual}, expected {checksum} (corrupt or changed file)"
+            )
+        if unreachable == len(urls):  # no host answered: retrying will not help
             raise DownloadError(
-                f"could not download {name}: the network is unreachable (no mirror's host "
-                "could be resolved or connected to). Download on a machine with network "
-                "access and copy data/ over, or point the mirrors at a local copy of the "
-                'files, e.g. `download "data.mirrors=[file:///path/to/files/]"`.'
+                f"could not download {dest.name}: the network is unreachable (no host could "
+                f"be resolved or connected to). {offline_hint}"
             )
         time.sleep(min(2**attempt, 30) if attempt + 1 < attempts else 0)
-    raise DownloadError(f"could not download {name} intact:\n  " + "\n  ".join(errors))
+    raise DownloadError(f"could not download {dest.name} intact:\n  " + "\n  ".join(errors))
 
 
 def _is_unreachable(error: BaseException) -> bool:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from . import checkpoint, models
-from .config import Config, from_yaml
+from .config import Config, from_yaml, to_yaml
 from .dataset import make_dataset, unnormalize
 from .datasets import DatasetInfo, info
 from .errors import InvalidInputError, MissingInputError
@@ -111,7 +111,8 @@ def evaluate_run(run_dir: Path, split: str = "test", weights: str = "best") -> d
     out.mkdir(exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     confusion_matrix(matrix, classes, out / "confusion_matrix.png")
-    training_curves(read_metrics(run_dir), out / "training_curves.png")
+    if records := read_metrics(run_dir):  # (weights from elsewhere have no training here)
+        training_curves(records, out / "training_curves.png")
     return metrics
 
 
@@ -154,6 +155,28 @@ def load_model(
         )
     model.load_state_dict(state)
     return model.to(device).eval()
+
+
+def adopt_weights(config: Config, weight_file: Path, run_dir: Path) -> None:
+    """Make `run_dir` a run of external weights: its config.yaml and model.pt, checked to fit.
+
+    Every tensor of the configured model must be in the file with its shape, or the scores
+    would be of a partly random model: the error lists what did not fit.
+    """
+    from . import weights
+
+    model = models.build(config.model, info(config.data))
+    report = weights.load_into(model, weights.state_dict(weight_file, torch.device("cpu")))
+    if report["missing"] or report["mismatched"]:
+        raise InvalidInputError(
+            f"{weight_file} does not fit model {config.model.name!r} as configured: "
+            f"missing {', '.join(report['missing']) or 'nothing'}; shapes differ for "
+            f"{', '.join(report['mismatched']) or 'nothing'} (choose the matching "
+            "--experiment, or train from it with model.init_from)"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(to_yaml(config))
+    torch.save(model.state_dict(), run_dir / "model.pt")
 
 
 def compare(metrics: dict, baseline_dir: Path) -> dict:

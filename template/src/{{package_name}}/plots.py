@@ -14,6 +14,24 @@ def prediction_grid(images: np.ndarray, predicted: list[str], actual: list[str])
 
     Wrong predictions are captioned in red. Returns an RGB array (H, W, 3) for the tracker.
     """
+    captions = [f"{p[:6]}/{a[:6]}" for p, a in zip(predicted, actual, strict=False)]
+    return _grid(images, captions, [p != a for p, a in zip(predicted, actual, strict=False)])
+
+
+def input_grid(images: np.ndarray, labels: list[str]) -> np.ndarray:
+    """Up to 16 uint8 images (N, H, W[, 3]) in a 4x4 grid, each captioned with its label."""
+    return _grid(images, [label[:13] for label in labels], [False] * len(labels))
+
+
+def feature_maps(maps: np.ndarray) -> np.ndarray:
+    """Up to 16 channels (C, H, W) of one activation, each scaled to its own range, in a grid."""
+    low = maps.min(axis=(1, 2), keepdims=True)
+    span = np.maximum(maps.max(axis=(1, 2), keepdims=True) - low, 1e-12)
+    scaled = ((maps - low) / span * 255).astype(np.uint8)
+    return _grid(scaled, [f"channel {index}" for index in range(len(scaled))], [False] * 16)
+
+
+def _grid(images: np.ndarray, captions: list[str], highlight: list[bool]) -> np.ndarray:
     cell, caption, columns = 84, 14, 4
     count = min(len(images), 16)
     rows = (count + columns - 1) // columns
@@ -23,8 +41,8 @@ def prediction_grid(images: np.ndarray, predicted: list[str], actual: list[str])
         x, y = (index % columns) * cell, (index // columns) * (cell + caption)
         tile = Image.fromarray(images[index]).resize((cell - 4, cell - 4)).convert("RGB")
         canvas.paste(tile, (x + 2, y + 2))
-        colour = "black" if predicted[index] == actual[index] else "red"
-        draw.text((x + 2, y + cell), f"{predicted[index][:6]}/{actual[index][:6]}", fill=colour)
+        colour = "red" if highlight[index] else "black"
+        draw.text((x + 2, y + cell), captions[index], fill=colour)
     return np.asarray(canvas)
 
 

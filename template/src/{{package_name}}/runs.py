@@ -12,16 +12,20 @@ LATEST = "LATEST"
 MAX_OVERRIDES_IN_ID = 48  # characters of a run id that show its overrides
 
 
-def new_run_id(experiment: str | None, smoke: bool, overrides: list[str] | None = None) -> str:
+def new_run_id(
+    experiment: str | None, smoke: bool, overrides: list[str] | None = None, label: str = ""
+) -> str:
     """Sortable, and saying what differs: 20261126-181502-wide-smoke-lr=1e-3-3f9a.
 
-    The experiment's name, '-smoke' for smoke runs, then each override as its last key and
-    value (train.lr=1e-3 -> lr=1e-3), cut to keep the name short; the full command line is
-    in the run's manifest.json.
+    The experiment's name, '-smoke' for smoke runs, a label (e.g. 'eval-NAME' for weights
+    no run trained), then each override as its last key and value (train.lr=1e-3 ->
+    lr=1e-3), cut to keep the name short; the full command line is in manifest.json.
     """
     parts = [time.strftime("%Y%m%d-%H%M%S"), Path(experiment).stem if experiment else "base"]
     if smoke:
         parts.append("smoke")
+    if label:
+        parts.append(re.sub(r"[^A-Za-z0-9=.,_+-]+", "_", label))
     changes = []
     for item in overrides or []:
         key, _, value = item.partition("=")

@@ -9,6 +9,7 @@ rank together, with a checkpoint to resume from.
 """
 
 import contextlib
+import json
 import math
 import os
 import signal
@@ -19,18 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
+from PIL import Image
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Subset, TensorDataset
 from tqdm import tqdm
 
-from . import checkpoint, distributed, models
+from . import checkpoint, distributed, losses, models, weights
 from .config import Config, ConfigError, SmokeChecks, TrainConfig, to_yaml
-from .dataset import make_dataset
+from .dataset import make_dataset, unnormalize
 from .datasets import DatasetInfo
 from .datasets import info as dataset_info
 from .errors import UserError
 from .evaluate import autocast_type, evaluate, predictions_grid
+from .plots import feature_maps, input_grid
 from .tracking import Tracker
 
 OVERFIT_STEPS = 50  # for the one-batch sanity check; the smoke models fit it in about 20
@@ -59,6 +61,8 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
     seed_everything(config.seed, config.deterministic)
     data = load_data(config, context.world_size, context.rank)
     state = build_state(config, data.info, device, context.world_size)
+    losses.check(settings.loss_weights)
+    check_module_names(state.model, settings.log_activations)
     autocast_dtype = autocast_type(settings.precision, device)
     checkpoints = run_dir / "checkpoints"
 
@@ -70,6 +74,11 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
             else "no checkpoint to resume from: starting from step 0",
             file=sys.stderr,
         )
+    if config.model.init_from and resumed_from is None:
+        report = weights.initialise(state.model, config, device)
+        if context.is_main:
+            (run_dir / "init_from.json").write_text(json.dumps(report, indent=2) + "\n")
+            print(weights.summary(report), file=sys.stderr)
     if checks.enabled and resumed_from is None:
         overfit_one_batch(config, data.info, data.train, device, checks.overfit_loss)
         state.first_val_loss = validate(state, data, device, autocast_dtype)["loss"]
@@ -79,6 +88,11 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
         if context.is_main
         else None
     )
+    if tracker and settings.inspect_inputs and resumed_from is None:
+        inputs = inspect_inputs(data, run_dir / "inputs.png")
+        tracker.image("inputs/train", inputs["grid"], 0)
+        print(inputs["summary"], file=sys.stderr)
+    probe_images = data.val.tensors[0][:16].to(device)  # the same images every time: comparable
     batches = step_batches(data, state.step, config.data.num_workers, device)
     throughput, loss, val = Throughput(), torch.zeros(()), None
     progress = tqdm(
@@ -92,16 +106,25 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
         try:
             while state.step < settings.max_steps:
                 group = throughput.time_data(batches)
-                loss, norms = optimisation_step(state, group, settings, autocast_dtype)
+                loss, raw, norms = optimisation_step(state, group, settings, autocast_dtype)
                 loss = distributed.mean(loss)  # a collective: on every rank, every step
                 progress.update()
                 throughput.count(settings.batch_size)
 
                 step = state.step
-                if tracker and step % settings.log_every == 0:
-                    log_training(tracker, state, loss, norms, throughput)
+                if step % settings.log_every == 0:
+                    raw = dict(
+                        zip(raw, distributed.mean(torch.stack(list(raw.values()))), strict=True)
+                    )
+                    if tracker:
+                        log_training(
+                            tracker, state, loss, raw, settings.loss_weights, norms, throughput
+                        )
                 if tracker and step % settings.histogram_every == 0:
                     log_histograms(tracker, state.model, step)
+                    log_activations(
+                        tracker, state.model, probe_images, settings.log_activations, step
+                    )
                 if context.is_main and (
                     step % settings.eval_every == 0 or step == settings.max_steps
                 ):
@@ -272,11 +295,12 @@ def optimisation_step(
     group: list[tuple[torch.Tensor, torch.Tensor]],
     settings: TrainConfig,
     autocast_dtype: torch.dtype | None,
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """One optimiser step over a group of micro-batches; the mean loss and gradient norms."""
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, float]]:
+    """One optimiser step over a group of micro-batches: the loss, its raw terms, grad norms."""
     device = next(state.model.parameters()).device
     state.optimizer.zero_grad(set_to_none=True)  # (gradients stay inspectable after the step)
     loss = torch.zeros((), device=device)
+    raw = {name: torch.zeros((), device=device) for name in settings.loss_weights}
     for index, (images, labels) in enumerate(group):
         images = images.to(device, non_blocking=True)
         labels = labels.to(device, non_blocking=True)
@@ -289,9 +313,11 @@ def optimisation_step(
                 enabled=autocast_dtype is not None,
             ),
         ):
-            micro_loss = loss_of(state.parallel, images, labels) / len(group)
-        state.scaler.scale(micro_loss).backward()
-        loss += micro_loss.detach()
+            micro_loss, micro_raw = loss_of(state.parallel, images, labels, settings.loss_weights)
+        state.scaler.scale(micro_loss / len(group)).backward()
+        loss += micro_loss.detach() / len(group)
+        for name, value in micro_raw.items():
+            raw[name] += value.detach().float() / len(group)
     state.scaler.unscale_(state.optimizer)
     norms = gradient_norms(state.model)
     check_finite(loss, norms, state.step + 1, state.scaler.is_enabled())
@@ -301,12 +327,18 @@ def optimisation_step(
     state.scaler.update()
     state.schedule.step()
     state.step += 1
-    return loss, norms
+    return loss, raw, norms
 
 
-def loss_of(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """The training objective: mean cross-entropy of the model's logits."""
-    return F.cross_entropy(model(images), labels)
+def loss_of(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    loss_weights: dict[str, float],
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The training objective, the weighted sum of the loss terms (losses.py), and each term."""
+    raw = losses.terms(model(images), labels, loss_weights)
+    return losses.weighted_sum(raw, loss_weights), raw
 
 
 def validate(
@@ -353,12 +385,16 @@ def log_training(
     tracker: Tracker,
     state: State,
     loss: torch.Tensor,
+    raw: dict[str, torch.Tensor],
+    loss_weights: dict[str, float],
     norms: dict[str, float],
     throughput: Throughput,
 ) -> None:
     tracker.scalars(
         {
             "train/loss": loss.item(),
+            **{f"loss/{name}": value.item() for name, value in raw.items()},
+            **{f"loss/{name}_weighted": loss_weights[name] * v.item() for name, v in raw.items()},
             "train/lr": state.schedule.get_last_lr()[0],
             **throughput.rates(),
             **{f"grad_norm/{name}": value for name, value in norms.items()},
@@ -373,6 +409,84 @@ def log_histograms(tracker: Tracker, model: torch.nn.Module, step: int) -> None:
         tracker.histogram(f"weights/{name}", parameter, step)
         if parameter.grad is not None:
             tracker.histogram(f"gradients/{name}", parameter.grad, step)
+
+
+def check_module_names(model: torch.nn.Module, names: list[str]) -> None:
+    known = dict(model.named_modules())
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ConfigError(
+            f"train.log_activations: the model has no module {', '.join(unknown)}; "
+            f"it has {', '.join(name for name in known if name)}"
+        )
+
+
+@torch.no_grad()
+def log_activations(
+    tracker: Tracker, model: torch.nn.Module, images: torch.Tensor, names: list[str], step: int
+) -> None:
+    """The outputs of the named modules on fixed images: a histogram each, and feature maps.
+
+    Forward hooks catch the outputs during one extra forward pass in eval mode, and are
+    removed after it: nothing stays attached to the model between logging steps.
+    """
+    if not names:
+        return
+    outputs: dict[str, torch.Tensor] = {}
+    modules = dict(model.named_modules())
+    hooks = [
+        modules[name].register_forward_hook(
+            lambda module, inputs, output, name=name: outputs.__setitem__(name, output)
+        )
+        for name in names
+    ]
+    training = model.training
+    try:
+        model.eval()
+        model(images)
+    finally:
+        model.train(training)
+        for hook in hooks:
+            hook.remove()
+    for name, output in outputs.items():
+        tracker.histogram(f"activations/{name}", output, step)
+        if output.ndim == 4:  # (N, C, H, W): the first image's channels, side by side
+            tracker.image(
+                f"activations/{name}", feature_maps(output[0].float().cpu().numpy()), step
+            )
+
+
+def inspect_inputs(data: Data, path: Path) -> dict:
+    """The first training batch exactly as the model receives it: a grid and statistics.
+
+    The batch comes from the training loader itself (after any augmentation and the
+    normalisation), and only the display undoes the normalisation: wrong labels, a wrong
+    mean or a blank image show here in the first second instead of as a poor result later.
+    """
+    images, labels = next(step_batches(data, 0, 0, torch.device("cpu")))[0]
+    grid = input_grid(
+        unnormalize(images, data.info).numpy(), [data.info.classes[i] for i in labels]
+    )
+    Image.fromarray(grid).save(path)
+    flat = images.transpose(0, 1).reshape(images.shape[1], -1).double()
+    stats = {
+        "shape": list(images.shape),
+        "mean": flat.mean(1).tolist(),
+        "std": flat.std(1).tolist(),
+        "min": flat.min(1).values.tolist(),
+        "max": flat.max(1).values.tolist(),
+    }
+    path.with_suffix(".json").write_text(json.dumps(stats, indent=2) + "\n")
+    channels = ", ".join(
+        f"mean {m:+.2f} std {s:.2f} range [{lo:.2f}, {hi:.2f}]"
+        for m, s, lo, hi in zip(
+            stats["mean"], stats["std"], stats["min"], stats["max"], strict=True
+        )
+    )
+    summary = f"inputs: {path} ({len(images)} images {tuple(images.shape[1:])}; {channels})"
+    if not torch.isfinite(images).all() or min(stats["std"]) < 1e-6:
+        summary += "\nwarning: the inputs hold NaN/inf or a constant channel: check the data"
+    return {"grid": grid, "stats": stats, "summary": summary}
 
 
 def log_validation(tracker: Tracker | None, val: dict, data: Data, step: int) -> None:
@@ -399,11 +513,11 @@ def overfit_one_batch(
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=0)
         for _ in range(OVERFIT_STEPS):
             optimizer.zero_grad(set_to_none=True)
-            loss_of(model, images, labels).backward()
+            loss_of(model, images, labels, config.train.loss_weights)[0].backward()
             optimizer.step()
         model.eval()
         with torch.no_grad():
-            loss = loss_of(model, images, labels).item()
+            loss = loss_of(model, images, labels, config.train.loss_weights)[0].item()
     if not loss < target:
         raise SmokeCheckError(
             f"smoke check failed: a fresh model could not overfit one batch of 16 examples "
