@@ -24,6 +24,16 @@ CONFIG_DIR = Path("configs")
 
 
 @dataclass
+class DataQuality:
+    """Where `preprocess` stops trusting the data; its figures go to <root>/quality/report.md."""
+
+    max_corrupt_fraction: float = MISSING  # of a split's items: unreadable, or not a class
+    max_within_split_fraction: float = MISSING  # of a split's images: copies of another in it
+    max_cross_split_fraction: float = MISSING  # of val or test images: also in an earlier split
+    min_per_class: int = MISSING  # examples of every class in each of train, val and test
+
+
+@dataclass
 class DataConfig:
     """What every dataset has; its module's `Settings` adds the dataset's own settings."""
 
@@ -31,6 +41,7 @@ class DataConfig:
     root: str = MISSING  # raw/, processed/ and manifest.json live here (scratch on clusters)
     val_size: int = MISSING  # last N training images, held out for validation
     num_workers: int = MISSING
+    quality: DataQuality = field(default_factory=DataQuality)
 
 
 @dataclass
@@ -191,6 +202,12 @@ def _merge(base, layer, source: str):
 
 
 def _check_values(config: Config) -> None:
+    quality = config.data.quality
+    for name in ("max_corrupt_fraction", "max_within_split_fraction", "max_cross_split_fraction"):
+        if not 0 <= getattr(quality, name) <= 1:
+            raise ConfigError(f"data.quality.{name} must be a fraction, from 0 to 1")
+    if quality.min_per_class < 0:
+        raise ConfigError("data.quality.min_per_class must be at least 0")
     train = config.train
     if train.precision not in {"auto", "fp32", "bf16", "fp16"}:
         raise ConfigError(

@@ -3,7 +3,8 @@
 Stages, each recorded in <data.root>/manifest.json (data lineage), done by the configured
 dataset's module (datasets/NAME.py):
   download    raw files from the configured source
-  preprocess  raw files -> processed/{train,test}.npz (uint8 images, labels)
+  preprocess  raw files -> processed/{train,test}.npz (uint8 images, labels), then the
+              data-quality figures (quality.py): <data.root>/quality/report.md
 The Dataset reads the processed arrays; the last `val_size` training images are the
 validation split.
 """
@@ -18,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import datasets
+from . import datasets, quality
 from .config import DataConfig
+from .datasets import DatasetInfo
 from .errors import InvalidInputError, MissingInputError, UserError
 
 
@@ -29,8 +31,29 @@ def download(config: DataConfig, config_hash: str) -> list[Path]:
 
 
 def preprocess(config: DataConfig, config_hash: str) -> list[Path]:
-    """Turn the raw files into processed/{train,test}.npz, recorded in the manifest."""
-    return datasets.get(config.name).preprocess(config, config_hash)
+    """Turn the raw files into processed/{train,test}.npz, recorded in the manifest, and
+    check that the data can be trusted: see `check_quality`."""
+    dataset = datasets.get(config.name)
+    paths = dataset.preprocess(config, config_hash)
+    return paths + check_quality(config, dataset.INFO, config_hash)
+
+
+def check_quality(config: DataConfig, info: DatasetInfo, config_hash: str) -> list[Path]:
+    """Keep corrupt items out of the processed splits, then count, find duplicates and judge.
+
+    The figures go to the data manifest and <root>/quality/; past a threshold of
+    data.quality this raises, and training refuses the data until a preprocess passes.
+    """
+    root = Path(config.root)
+    corrupt = {file: drop_corrupt(root, file, info, config_hash) for file in ("train", "test")}
+    splits = {split: load_split(config, split) for split in quality.SPLITS}
+    figures = quality.measure(splits, corrupt, info)
+    failures = quality.judge(figures, config.quality)
+    paths = quality.write_report(root / "quality", config.name, figures, failures)
+    record_quality(root, quality.summary(figures, failures, paths[0].relative_to(root)))
+    if failures:
+        raise quality.DataQualityError(quality.failure_message(failures, paths[0]))
+    return paths
 
 
 def save_split(
@@ -40,17 +63,53 @@ def save_split(
     labels: np.ndarray,
     source: list[str],
     config_hash: str,
+    corrupt: list[str] | None = None,
 ) -> Path:
-    """Write processed/<split>.npz (uint8 images, integer labels) atomically and record it."""
+    """Write processed/<split>.npz (uint8 images, integer labels) atomically and record it.
+
+    `corrupt` names the items a dataset's module kept out because it could not read them,
+    each with why (e.g. "raw/cat/7.png: not an image"), for the data-quality report.
+    """
     if len(images) != len(labels):
         raise InvalidInputError(f"{split}: {len(images)} images but {len(labels)} labels")
     (root / "processed").mkdir(parents=True, exist_ok=True)
     output = root / "processed" / f"{split}.npz"
     temporary = output.with_suffix(".tmp.npz")
-    np.savez(temporary, images=images, labels=labels)
+    np.savez(temporary, images=images, labels=labels, corrupt=np.array(corrupt or [], dtype=str))
     temporary.replace(output)
     record(root, output, source=source, config_hash=config_hash)
     return output
+
+
+def drop_corrupt(root: Path, split: str, info: DatasetInfo, config_hash: str) -> list[str]:
+    """Rewrite processed/<split>.npz without the items whose label is not a class.
+
+    Returns every item kept out of it, with why: these, and those the dataset's module could
+    not read (save_split's `corrupt`). Images of another shape than `info`'s are a mismatch
+    between the module and its INFO, not corrupt data: an error.
+    """
+    path = root / "processed" / f"{split}.npz"
+    with np.load(path) as arrays:
+        images, labels = arrays["images"], arrays["labels"]
+        corrupt = [str(item) for item in arrays["corrupt"]] if "corrupt" in arrays else []
+    shape = (info.size, info.size) + ((info.channels,) if info.channels > 1 else ())
+    if images.shape[1:] != shape:
+        raise InvalidInputError(
+            f"{path}: images of shape {images.shape[1:]}, but the dataset's INFO says {shape}: "
+            "make the dataset's preprocess and its INFO agree"
+        )
+    outside = (labels < 0) | (labels >= len(info.classes))
+    if not outside.any():
+        return corrupt
+    last = len(info.classes) - 1
+    corrupt += [
+        f"{split} item {i}: label {labels[i]} is not a class (0-{last})"
+        for i in np.flatnonzero(outside)
+    ]
+    recorded = json.loads((root / "manifest.json").read_text())["files"]
+    source = recorded[path.relative_to(root).as_posix()]["source"]
+    save_split(root, split, images[~outside], labels[~outside], source, config_hash, corrupt)
+    return corrupt
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -90,7 +149,8 @@ class DataChangedError(UserError, RuntimeError):
 
 
 def verify(config: DataConfig) -> None:
-    """Check the files the data manifest records against their size and sha256, cheaply.
+    """Check the files the data manifest records against their size and sha256, cheaply,
+    and refuse data that failed its quality checks at `preprocess`.
 
     A file whose size and modification time are as recorded is taken as unchanged; any
     other is hashed. Runs record the manifest's hashes, so data edited behind its back would
@@ -99,8 +159,15 @@ def verify(config: DataConfig) -> None:
     path = manifest_path(config)
     if not path.is_file():
         return
+    manifest = json.loads(path.read_text())
+    if not manifest.get("quality", {}).get("passed", True):
+        raise quality.DataQualityError(
+            f"{path}: the data failed its quality checks at `preprocess` (see "
+            f"{path.parent / manifest['quality']['report']}): fix the data, or loosen "
+            "data.quality, and run `preprocess` again"
+        )
     root, changed = path.parent, []
-    for name, entry in json.loads(path.read_text())["files"].items():
+    for name, entry in manifest["files"].items():
         file = root / name
         if not file.is_file():
             continue
@@ -140,9 +207,21 @@ def record(root: Path, path: Path, source: list[str], config_hash: str, md5: str
     if md5:
         entry["md5"] = md5
     manifest["files"][path.relative_to(root).as_posix()] = entry
-    temporary = manifest_file.with_suffix(f".{os.getpid()}.tmp")
+    _write_manifest(manifest_file, manifest)
+
+
+def record_quality(root: Path, figures: dict) -> None:
+    """Set the data manifest's "quality" entry: the figures of the last `preprocess`."""
+    manifest_file = root / "manifest.json"
+    manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {"files": {}}
+    manifest["quality"] = figures
+    _write_manifest(manifest_file, manifest)
+
+
+def _write_manifest(path: Path, manifest: dict) -> None:
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
     temporary.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    temporary.replace(manifest_file)
+    temporary.replace(path)
 
 
 def _commit() -> str:
