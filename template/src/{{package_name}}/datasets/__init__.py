@@ -6,8 +6,10 @@ A dataset module defines
   Settings     a dataclass extending config.DataConfig with the dataset's own typed
                settings (their values live in configs/data/NAME.yaml);
   download(settings, config_hash) and preprocess(settings, config_hash): the two data
-               stages; preprocess writes <root>/processed/{train,test}.npz (data.save_split)
-               and both return the paths they wrote.
+               stages; preprocess writes <root>/processed/{train,test}.npz (data.save_split,
+               whose `corrupt` names the items it could not read, e.g. image files that do
+               not decode) and both return the paths they wrote. The data-quality checks
+               (quality.py) then run on what it wrote, the same for every dataset.
 Adding a dataset is adding a module and its config file; nothing else names it.
 """
 
