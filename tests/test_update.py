@@ -123,6 +123,8 @@ def test_changing_an_answer_regenerates_dependent_files(project: Path) -> None:
     )
     assert set(result.changed) == {
         ".copier-answers.yml",
+        ".devcontainer/devcontainer.json",
+        "Dockerfile",
         "README.md",
         "environment.yml",
         "pyproject.toml",
