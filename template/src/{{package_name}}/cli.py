@@ -394,9 +394,10 @@ def inspect_data(
     overrides: Overrides = None,
     experiment: Experiment = None,
     smoke: Smoke = False,
-    output: Annotated[Path, typer.Option(help="Where to write the grid (PNG).")] = Path(
-        "inputs.png"
-    ),
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Where to write the grid (PNG); default: inputs.png in the runs dir."),
+    ] = None,
 ) -> None:
     """Save the first training batch as the model sees it: a labelled grid and statistics."""
     from .config import load_config
@@ -404,7 +405,9 @@ def inspect_data(
 
     with user_errors():
         config = load_config(experiment_path(experiment), smoke, overrides)
-        report = inspect_inputs(load_data(config, world_size=1, rank=0), from_caller(output))
+        path = from_caller(output) if output else Path(config.runs_dir) / "inputs.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        report = inspect_inputs(load_data(config, world_size=1, rank=0), path)
         typer.echo(report["summary"])
 
 
@@ -432,11 +435,12 @@ def smoke(overrides: Overrides = None) -> None:
     train, eval and infer, each stage reading what the one before wrote, exactly as the
     separate commands do (`make smoke` runs this). Overrides apply to every stage, e.g.
     `smoke model.name=mlp`."""
+    root = Path.cwd()  # the project's root (main() moved here), wherever smoke was typed
     download(overrides, smoke=True)
     preprocess(overrides, smoke=True)
     train(overrides, smoke=True)
     evaluate("latest")
-    infer(Path("tests/fixtures/images"), output=Path("runs/smoke-predictions.csv"))
+    infer(root / "tests/fixtures/images", output=root / "runs/smoke-predictions.csv")
 
 
 @app.command()

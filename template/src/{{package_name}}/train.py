@@ -130,6 +130,11 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
                 ):
                     val = validate(state, data, device, autocast_dtype)
                     log_validation(tracker, val, data, step)
+                    progress.write(  # on the terminal, and in a job's log where no bar shows
+                        f"step {step}/{settings.max_steps}: train loss {loss.item():.4f}, "
+                        f"val loss {val['loss']:.4f}, val accuracy {val['accuracy']:.4f}",
+                        file=sys.stderr,
+                    )
                     if val["loss"] < state.best_val_loss:
                         state.best_val_loss = val["loss"]
                         state.save(checkpoints / "best.pt", config)
@@ -483,7 +488,11 @@ def inspect_inputs(data: Data, path: Path) -> dict:
             stats["mean"], stats["std"], stats["min"], stats["max"], strict=True
         )
     )
-    summary = f"inputs: {path} ({len(images)} images {tuple(images.shape[1:])}; {channels})"
+    shown = min(len(images), 16)
+    summary = (
+        f"inputs: {path} ({shown} of a batch of {len(images)}, each {tuple(images.shape[1:])}; "
+        f"per channel {channels})"
+    )
     if not torch.isfinite(images).all() or min(stats["std"]) < 1e-6:
         summary += "\nwarning: the inputs hold NaN/inf or a constant channel: check the data"
     return {"grid": grid, "stats": stats, "summary": summary}

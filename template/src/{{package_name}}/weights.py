@@ -10,6 +10,7 @@ project's checkpoints, its model.pt, or any file holding a state dict.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,11 @@ def fetch(config: Config, names: list[str]) -> list[Path]:
     paths = []
     for name in names or sorted(config.weights):
         source = config.weights[name]
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", source.sha256):
+            raise ConfigError(
+                f"weights.{name}.sha256 is {source.sha256!r}, not 64 hexadecimal digits "
+                '(quote it in YAML: sha256: "0123...", or digits alone read as a number)'
+            )
         path = fetch_verified(
             [source.url],
             local_path(config, name),
@@ -86,7 +92,10 @@ def state_dict(path: Path, device: torch.device) -> dict[str, torch.Tensor]:
     try:
         loaded = torch.load(path, map_location=device, weights_only=True)
     except Exception as error:  # noqa: BLE001 (torch raises many types for a bad file)
-        raise InvalidInputError(f"{path} is not a loadable weight file: {error}") from None
+        raise InvalidInputError(
+            f"{path} is not a weight file that loads safely (torch.load with weights_only=True "
+            f"failed: {type(error).__name__}): it should hold tensors, e.g. a state dict"
+        ) from None
     for key in ("model", "state_dict"):
         if isinstance(loaded, dict) and isinstance(loaded.get(key), dict):
             return loaded[key]
