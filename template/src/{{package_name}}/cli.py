@@ -204,7 +204,8 @@ def train(
         record = manifest.Manifest(run_dir)
         if context.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / "config.yaml").write_text(to_yaml(config))
+            resolved = to_yaml(config)
+            (run_dir / "config.yaml").write_text(resolved)
             previous_latest = runs.mark_latest(run_dir)
             record.start(
                 command=[
@@ -217,7 +218,7 @@ def train(
                 ],
                 git=state,
                 seed=config.seed,
-                config=to_yaml(config),
+                config=resolved,
                 world_size=context.world_size,
                 environment=manifest.environment(),
                 data=manifest.data_hashes(manifest_path(config.data)),

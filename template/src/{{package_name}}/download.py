@@ -64,16 +64,19 @@ def fetch_verified(
 ) -> Path:
     """Download `dest` from the first of `urls` that serves it with this checksum.
 
-    A file already present with the right checksum is not fetched again.
+    A file already present with the right checksum is not fetched again. Network errors
+    are retried with back-off; a URL that served other content is not asked again.
     """
     if dest.is_file() and digest_of(dest, algorithm) == checksum:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(dest.name + ".part")
-    errors = []
+    errors, wrong_content = [], set()
     for attempt in range(attempts):
         unreachable = 0
         for url in urls:
+            if url in wrong_content:
+                continue
             try:
                 _copy_resuming(url, partial)
             except Exception as error:  # noqa: BLE001 (each filesystem raises its own types)
@@ -85,6 +88,7 @@ def fetch_verified(
                 partial.replace(dest)
                 return dest
             partial.unlink()
+            wrong_content.add(url)
             errors.append(
                 f"{url}: {algorithm} {actual}, expected {checksum} (corrupt or changed file)"
             )
@@ -93,6 +97,8 @@ def fetch_verified(
                 f"could not download {dest.name}: the network is unreachable (no host could "
                 f"be resolved or connected to). {offline_hint}"
             )
+        if len(wrong_content) == len(urls):
+            break
         time.sleep(min(2**attempt, 30) if attempt + 1 < attempts else 0)
     raise DownloadError(f"could not download {dest.name} intact:\n  " + "\n  ".join(errors))
 

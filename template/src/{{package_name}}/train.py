@@ -137,14 +137,14 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
                     )
                     if val["loss"] < state.best_val_loss:
                         state.best_val_loss = val["loss"]
-                        state.save(checkpoints / "best.pt", config)
+                        state.save(checkpoints / "best.pt")
                 if context.is_main and (
                     step % settings.checkpoint_every == 0 or step == settings.max_steps
                 ):
-                    save_checkpoint(state, checkpoints, config)
+                    save_checkpoint(state, checkpoints, settings.keep_last)
                 if distributed.any_process(stop.received is not None, device):
                     if context.is_main:
-                        save_checkpoint(state, checkpoints, config)
+                        save_checkpoint(state, checkpoints, settings.keep_last)
                     distributed.barrier()
                     raise Preempted(f"stopped by {stop.name} at step {step}", stop.exit_code)
         finally:
@@ -212,8 +212,9 @@ class State:
     step: int = 0
     best_val_loss: float = math.inf
     first_val_loss: float = math.nan  # before any training: smoke checks measure from it
+    config_yaml: str = ""  # the run's resolved config, saved in every checkpoint
 
-    def save(self, path: Path, config: Config) -> None:
+    def save(self, path: Path) -> None:
         checkpoint.save(
             {
                 "step": self.step,
@@ -224,7 +225,7 @@ class State:
                 "rng": checkpoint.rng_state(),
                 "best_val_loss": self.best_val_loss,
                 "first_val_loss": self.first_val_loss,
-                "config": to_yaml(config),
+                "config": self.config_yaml,
             },
             path,
         )
@@ -248,6 +249,7 @@ def build_state(config: Config, info: DatasetInfo, device: torch.device, world_s
             device.type,
             enabled=autocast_type(settings.precision, device) == torch.float16,
         ),
+        config_yaml=to_yaml(config),
     )
 
 
@@ -353,10 +355,10 @@ def validate(
     return evaluate(state.model, data.val, len(data.info.classes), device, autocast_dtype)
 
 
-def save_checkpoint(state: State, checkpoints: Path, config: Config) -> None:
+def save_checkpoint(state: State, checkpoints: Path, keep_last: int) -> None:
     """A step checkpoint to resume from; older ones beyond train.keep_last are deleted."""
-    state.save(checkpoint.step_path(checkpoints, state.step), config)
-    checkpoint.prune(checkpoints, config.train.keep_last)
+    state.save(checkpoint.step_path(checkpoints, state.step))
+    checkpoint.prune(checkpoints, keep_last)
 
 
 class Throughput:
