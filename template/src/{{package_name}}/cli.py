@@ -285,9 +285,13 @@ def evaluate(
     """Score a run: eval/metrics.json, confusion matrix and training curves as PNG."""
     import json
 
+    from .errors import MissingInputError
     from .evaluate import compare, evaluate_run
 
     with user_errors():
+        baseline_dir = find_run(baseline) if baseline else None
+        if baseline_dir and not (baseline_dir / "eval" / "metrics.json").is_file():
+            raise MissingInputError(f"{baseline} has no eval/metrics.json: evaluate it first")
         if checkpoint:
             run_dir = checkpoint_run(checkpoint, experiment, smoke, ["eval", "--split", split])
         else:
@@ -295,8 +299,8 @@ def evaluate(
         metrics = evaluate_run(run_dir, split, weights)
         accuracy, loss = metrics["accuracy"], metrics["loss"]
         typer.echo(f"{run_dir.name}: {split} accuracy {accuracy:.4f}, loss {loss:.4f}")
-        if baseline:
-            comparison = compare(metrics, find_run(baseline))
+        if baseline_dir:
+            comparison = compare(metrics, baseline_dir)
             (run_dir / "eval" / "comparison.json").write_text(
                 json.dumps(comparison, indent=2) + "\n"
             )
@@ -344,11 +348,11 @@ def checkpoint_run(
     from .evaluate import adopt_weights
 
     config = load_config(experiment_path(experiment), smoke)
-    if reference in config.weights:
-        described, label = pretrained.resolve(config, reference), f"eval-{reference}"
-    else:  # a path, read where it was typed
-        path = from_caller(Path(reference))
-        described, label = pretrained.resolve(config, str(path)), f"eval-{path.stem}"
+    typed = from_caller(Path(reference))  # a path is read where it was typed
+    if reference not in config.weights and typed.is_file():
+        described, label = pretrained.resolve(config, str(typed)), f"weights-{typed.stem}"
+    else:
+        described, label = pretrained.resolve(config, reference), f"weights-{reference}"
     run_dir = Path(config.runs_dir) / runs.new_run_id(experiment, config.smoke, label=label)
     adopt_weights(config, Path(described["path"]), run_dir)
     record = manifest.Manifest(run_dir)

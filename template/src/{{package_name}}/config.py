@@ -10,6 +10,7 @@ or DataConfig with its own typed settings, and whose values are configs/model/NA
 or configs/data/NAME.yaml (merged before base.yaml, so every later layer overrides them).
 """
 
+import difflib
 import sys
 from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
@@ -127,7 +128,7 @@ def load_config(
     layers = []
     for path in paths:
         if not path.is_file():
-            raise ConfigError(f"{path}: no such config file")
+            raise ConfigError(f"{path}: no such config file{_suggestion(path)}")
         layers.append((str(path), OmegaConf.load(path)))
     if overrides:
         malformed = [item for item in overrides if "=" not in item]
@@ -144,6 +145,16 @@ def load_config(
     assert isinstance(config, Config)
     _check_values(config)
     return config
+
+
+def _suggestion(path: Path) -> str:
+    """'; did you mean wide? (experiments: wide)' for a misspelt file of a config folder."""
+    known = sorted(p.stem for p in path.parent.glob("*.yaml")) if path.parent.is_dir() else []
+    if not known:
+        return ""
+    close = difflib.get_close_matches(path.stem, known, n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return f"{hint} ({path.parent.name}: {', '.join(known)})"
 
 
 def _experiment_path(experiment: str) -> Path:
@@ -198,6 +209,8 @@ def _merge(base, layer, source: str):
     except OmegaConfBaseException as error:
         key = getattr(error, "full_key", "") or "?"
         reason = str(error).splitlines()[0]
+        if "ListConfig" in reason:
+            reason += " (a list: write it as key=[a,b])"
         raise ConfigError(f"{source}: key '{key}': {reason}") from None
 
 

@@ -171,8 +171,8 @@ def adopt_weights(config: Config, weight_file: Path, run_dir: Path) -> None:
         raise InvalidInputError(
             f"{weight_file} does not fit model {config.model.name!r} as configured: "
             f"missing {', '.join(report['missing']) or 'nothing'}; shapes differ for "
-            f"{', '.join(report['mismatched']) or 'nothing'} (choose the matching "
-            "--experiment, or train from it with model.init_from)"
+            f"{', '.join(report['mismatched']) or 'nothing'} (pick the model and data they were "
+            "trained with: --experiment, --smoke; or fine-tune from them: model.init_from)"
         )
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(to_yaml(config))

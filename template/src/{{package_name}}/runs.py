@@ -31,7 +31,8 @@ def new_run_id(
         key, _, value = item.partition("=")
         changes.append(f"{key.rsplit('.', 1)[-1]}={value}")
     if changes:
-        readable = re.sub(r"[^A-Za-z0-9=.,_+-]+", "_", "-".join(changes))  # no '/', no spaces
+        joined = re.sub(r"[\[\]'\"]", "", "-".join(changes))  # [a,b] -> a,b
+        readable = re.sub(r"[^A-Za-z0-9=.,_+-]+", "_", joined)  # no '/', no spaces
         parts.append(readable[:MAX_OVERRIDES_IN_ID])
     return "-".join([*parts, secrets.token_hex(2)])
 

@@ -9,6 +9,7 @@ project's checkpoints, its model.pt, or any file holding a state dict.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import time
@@ -69,7 +70,12 @@ def resolve(config: Config, reference: str) -> dict[str, Any]:
     elif Path(reference).is_file():
         path, source, expected = Path(reference), str(Path(reference).resolve()), None
     else:
-        raise MissingInputError(f"{reference!r} is neither a file nor a name: {_known(config)}")
+        close = difflib.get_close_matches(reference, list(config.weights), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise MissingInputError(
+            f"{reference!r} is neither a weight file nor a name in `weights`: {hint}"
+            f"{_known(config)}; a run's own weights are scored with `eval RUN`"
+        )
     sha256 = digest_of(path, "sha256")
     if expected and sha256 != expected.lower():
         raise InvalidInputError(
