@@ -23,4 +23,4 @@ echo "test_lowest: running the fast tests"
 exec "$VENV/bin/python" -m pytest -m "not slow" -q \
     --deselect tests/test_update.py::test_every_release_updates_to_the_working_tree_and_commits_whole \
     tests/test_cli.py tests/test_generation.py tests/test_update.py tests/test_template_history.py \
-    tests/test_locking.py "$@"
+    tests/test_locking.py tests/test_images.py tests/test_dockerfile.py "$@"
