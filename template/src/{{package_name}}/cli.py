@@ -168,6 +168,10 @@ def train(
         bool,
         typer.Option(help="Train on uncommitted code; the diff is saved in the run directory."),
     ] = False,
+    note: Annotated[
+        str | None,
+        typer.Option(help="Why this run exists (the hypothesis); shown by `runs` and `compare`."),
+    ] = None,
 ) -> None:
     """Train a model; everything the run writes goes to runs/<run-id>/.
 
@@ -215,7 +219,9 @@ def train(
                     *(["--smoke"] if smoke else []),
                     *(["--resume", resume] if resume else []),
                     *(["--allow-dirty"] if allow_dirty else []),
+                    *(["--note", note] if note else []),
                 ],
+                note=note,
                 git=state,
                 seed=config.seed,
                 config=resolved,
@@ -432,6 +438,39 @@ def rerun(run: Annotated[str, typer.Argument(help="Run id, path, or 'latest'.")]
     command = first["command"]
     typer.echo("rerunning: " + " ".join(command))
     raise typer.Exit(subprocess.run([sys.executable, "-m", __package__, *command]).returncode)
+
+
+@app.command("runs")
+def list_runs(
+    sort: Annotated[
+        str, typer.Option(help="Column to order by, e.g. val_accuracy, duration, start.")
+    ] = "id",
+    reverse: Annotated[bool, typer.Option(help="Largest first.")] = False,
+    status: Annotated[
+        str | None, typer.Option(help="Only runs that ended so: completed, failed, ...")
+    ] = None,
+    experiment: Annotated[str | None, typer.Option(help="Only runs of this experiment.")] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(help="Only runs whose resolved config has key=value, e.g. train.lr=3e-4."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON list, for scripts.")] = False,
+) -> None:
+    """A table of the runs: when, which code, what changed, how it ended, its key metrics."""
+    import json
+
+    from . import history, runs
+
+    with user_errors():
+        runs_dir = runs.runs_dir()
+        rows = history.select(history.summaries(runs_dir), runs_dir, status, experiment, where)
+        rows = history.sort(rows, sort, reverse)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    elif rows:
+        typer.echo(history.format_table(rows))
+    else:
+        typer.echo("no run matches" if status or experiment or where else f"no runs in {runs_dir}")
 
 
 @app.command()

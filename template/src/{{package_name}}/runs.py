@@ -46,7 +46,7 @@ def runs_dir() -> Path:
     """
     from .config import load_config
 
-    return Path(load_config().runs_dir)
+    return Path(load_config(check_model=False).runs_dir)  # (no model: no torch import)
 
 
 def mark_latest(run_dir: Path) -> str | None:

@@ -1,0 +1,204 @@
+"""The runs table: one row per run, to see at a glance what was tried and what it gave.
+
+Each row is read from the few files that say it: manifest.json (the attempts: command,
+commit, times, status, note), the last lines of metrics.jsonl (the final validation
+figures) and eval/metrics.json (the test accuracy, once evaluated). Nothing is loaded
+that the row does not show, so a thousand runs list in well under a second; the resolved
+config.yaml is read only to filter on a config key (`--where`).
+"""
+
+import json
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidInputError
+
+COLUMNS = (
+    "id",
+    "start",
+    "commit",
+    "experiment",
+    "status",
+    "duration",
+    "val_loss",
+    "val_accuracy",
+    "test_accuracy",
+    "note",
+)
+TAIL_BYTES = 8192  # the end of metrics.jsonl: its last validation record is in there
+
+
+def summaries(runs_dir: Path) -> list[dict[str, Any]]:
+    """A row for every run directory (one with a manifest.json), sorted by id (= start)."""
+    if not runs_dir.is_dir():
+        return []
+    found = sorted(path.parent for path in runs_dir.glob("*/manifest.json"))
+    return [summary(run_dir) for run_dir in found]
+
+
+def summary(run_dir: Path) -> dict[str, Any]:
+    """What the table shows of one run; None where the run has no such figure yet."""
+    attempts = json.loads((run_dir / "manifest.json").read_text()).get("attempts") or [{}]
+    first, last = attempts[0], attempts[-1]
+    git = first.get("git") or {}
+    commit = (git.get("commit") or "")[:8] or None
+    dirty = any(
+        a.get("git", {}).get("modified") or a.get("git", {}).get("untracked") for a in attempts
+    )
+    val = last_validation(run_dir / "metrics.jsonl")
+    test = _read_json(run_dir / "eval" / "metrics.json")
+    notes = [a["note"] for a in attempts if a.get("note")]
+    return {
+        "id": run_dir.name,
+        "start": first.get("started_at"),
+        "commit": f"{commit}{'*' if dirty else ''}" if commit else None,
+        "experiment": describe_command(first.get("command") or []),
+        "status": last.get("status"),
+        "duration": sum(_seconds(a) for a in attempts) if "ended_at" in last else None,
+        "val_loss": val.get("val/loss"),
+        "val_accuracy": val.get("val/accuracy"),
+        "test_accuracy": test.get("accuracy") if test.get("split") == "test" else None,
+        "note": notes[-1] if notes else None,
+    }
+
+
+def describe_command(command: list[str]) -> str:
+    """The experiment and what the command line changed: 'wide --smoke train.lr=1e-3'."""
+    experiment, smoke, overrides = "base", [], []
+    arguments = iter(command[1:])
+    for argument in arguments:
+        if argument in {"--experiment", "-e"}:
+            experiment = Path(next(arguments, "base")).stem
+        elif argument in {"--note", "--resume", "--checkpoint", "--split"}:
+            next(arguments, None)
+        elif argument == "--smoke":
+            smoke = [argument]
+        elif "=" in argument and not argument.startswith("-"):
+            overrides.append(argument)
+    return " ".join([experiment, *smoke, *overrides])
+
+
+def last_validation(metrics: Path) -> dict[str, float]:
+    """The last record of metrics.jsonl that holds the validation loss, from the file's end."""
+    if not metrics.is_file():
+        return {}
+    with metrics.open("rb") as stream:
+        size = stream.seek(0, 2)
+        stream.seek(max(0, size - TAIL_BYTES))
+        lines = stream.read().splitlines()
+    for line in reversed(lines):
+        if b'"val/loss"' in line:
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:  # a partial first line of the tail
+                return {}
+    return {}
+
+
+def select(
+    rows: list[dict[str, Any]],
+    runs_dir: Path,
+    status: str | None = None,
+    experiment: str | None = None,
+    where: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """The rows whose status, experiment name and resolved config match every filter given."""
+    conditions = [_condition(item) for item in where or []]
+    kept = []
+    for row in rows:
+        if status and row["status"] != status:
+            continue
+        if experiment and row["experiment"].split()[0] != experiment:
+            continue
+        if conditions:
+            config = flat_config(runs_dir / row["id"] / "config.yaml")
+            if not all(key in config and _same(config[key], want) for key, want in conditions):
+                continue
+        kept.append(row)
+    return kept
+
+
+def sort(rows: list[dict[str, Any]], key: str, reverse: bool = False) -> list[dict[str, Any]]:
+    """Rows ordered by a column; rows without a value come last either way."""
+    if key not in COLUMNS:
+        raise InvalidInputError(f"cannot sort by {key!r}: choose one of {', '.join(COLUMNS)}")
+    present = [row for row in rows if row[key] is not None]
+    missing = [row for row in rows if row[key] is None]
+    return sorted(present, key=lambda row: row[key], reverse=reverse) + missing
+
+
+def flat_config(path: Path) -> dict[str, Any]:
+    """A resolved config.yaml as dotted keys: {'train.lr': 0.003, ...}."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return flatten(yaml.load(path.read_text(), Loader=loader) or {}) if path.is_file() else {}
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """The rows as aligned text columns, one line per run."""
+    cells = [[_cell(column, row[column]) for column in COLUMNS] for row in rows]
+    widths = [max(len(c) for c in column) for column in zip(COLUMNS, *cells, strict=True)]
+    lines = [COLUMNS, *cells]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
+
+
+def _cell(column: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if column == "start":
+        return value[:16].replace("T", " ")
+    if column == "duration":
+        minutes, seconds = divmod(round(value), 60)
+        return (
+            f"{minutes // 60}h{minutes % 60:02d}m"
+            if minutes >= 60
+            else f"{minutes}m{seconds:02d}s"
+        )
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def _condition(item: str) -> tuple[str, str]:
+    key, equals, value = item.partition("=")
+    if not equals or not key:
+        raise InvalidInputError(f"--where takes key=value (e.g. train.lr=3e-4), not {item!r}")
+    return key, value
+
+
+def _same(actual: Any, wanted: str) -> bool:
+    """Whether a config value is the one typed: 3e-3 matches 0.003, 'true' matches True."""
+    if str(actual).lower() == wanted.lower():
+        return True
+    try:
+        return math.isclose(float(actual), float(wanted))
+    except (TypeError, ValueError):
+        return False
+
+
+def _seconds(attempt: dict[str, Any]) -> float:
+    if "started_at" not in attempt or "ended_at" not in attempt:
+        return 0.0
+    started = datetime.strptime(attempt["started_at"], "%Y-%m-%dT%H:%M:%S%z")
+    ended = datetime.strptime(attempt["ended_at"], "%Y-%m-%dT%H:%M:%S%z")
+    return (ended - started).total_seconds()
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.is_file() else {}
