@@ -473,6 +473,37 @@ def list_runs(
         typer.echo("no run matches" if status or experiment or where else f"no runs in {runs_dir}")
 
 
+@app.command("compare")
+def compare_runs(
+    runs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Two or more runs (id, path or 'latest'); the first is the reference."
+        ),
+    ],
+    diff: Annotated[
+        bool, typer.Option("--diff", help="Show the full code diff and each run's dirty.patch.")
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Folder for report.md and curves.png; default: runs/compare-<ids>/."),
+    ] = None,
+) -> None:
+    """What differs between runs: code, config, data, environment, metrics, curves."""
+    from . import runs as run_dirs
+    from .compare import compare, label
+    from .errors import InvalidInputError
+
+    with user_errors():
+        if len(runs) < 2:
+            raise InvalidInputError("compare needs two runs or more, e.g. compare RUN_A latest")
+        found = [find_run(reference) for reference in runs]
+        suffixes = "-".join(label(run_dir) for run_dir in found)
+        folder = from_caller(output) if output else run_dirs.runs_dir() / f"compare-{suffixes}"
+        typer.echo(compare(found, folder, diff))
+    typer.echo(f"report: {folder / 'report.md'}")
+
+
 @app.command()
 def smoke(overrides: Overrides = None) -> None:
     """The whole loop on configs/smoke.yaml in one process, in seconds: download, preprocess,

@@ -103,3 +103,27 @@ def training_curves(records: list[dict], path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+def overlaid_curves(runs: dict[str, list[dict]], names: tuple[str, ...], path: Path) -> None:
+    """One panel per metric name against the step, every run's curve in it: runs side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, panels = plt.subplots(1, len(names), figsize=(5 * len(names), 4), squeeze=False)
+    for name, axes in zip(names, panels[0], strict=True):
+        for run_id, records in runs.items():
+            points = [(r["step"], r[name]) for r in records if name in r]
+            if points:
+                marker = "." if name.startswith("val") else ""
+                axes.plot(*zip(*points, strict=True), label=run_id, marker=marker)
+        axes.set(xlabel="step", ylabel=name, title=name)
+        axes.grid(alpha=0.3)
+    drawn = [axes for axes in panels[0] if axes.lines]
+    if drawn:
+        drawn[0].legend(title="run", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
