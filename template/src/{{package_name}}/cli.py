@@ -248,6 +248,7 @@ def train(
                 if context.is_main:
                     record.finish("interrupted", message=str(stop))
                     typer.echo(f"{stop}; resume with --resume {run_dir.name}", err=True)
+                    tell(run_dir, "stopped", f"{stop}; resume with --resume {run_dir.name}")
                 raise typer.Exit(stop.exit_code) from None
             except KeyboardInterrupt:  # a second Ctrl-C, or one before training began
                 if context.is_main:
@@ -260,12 +261,26 @@ def train(
                 if context.is_main:
                     record.finish("failed", error=error)
                     runs.unmark_latest(run_dir, previous_latest)  # `latest` means usable
+                    tell(run_dir, "failed", f"{type(error).__name__}: {error}")
                 raise
         if context.is_main:
             record.finish("completed", result=result)
-            typer.echo(f"done: step {result['step']}, best val loss {result['best_val_loss']:.4f}")
+            summary = f"step {result['step']}, best val loss {result['best_val_loss']:.4f}"
+            typer.echo(f"done: {summary}")
+            tell(run_dir, "completed", summary)
     finally:
         distributed.teardown()
+
+
+def tell(run_dir: Path, outcome: str, detail: str) -> None:
+    """Notify the user that a run ended, when they asked to be ($<PACKAGE>_NOTIFY)."""
+    from .notify import notify
+
+    notify(
+        f"{__package__}: run {outcome}",
+        f"{run_dir.name} {outcome} on {platform.node()}: {detail}",
+        failed=outcome != "completed",
+    )
 
 
 Checkpoint = Annotated[
