@@ -147,6 +147,8 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
                         save_checkpoint(state, checkpoints, settings.keep_last)
                     distributed.barrier()
                     raise Preempted(f"stopped by {stop.name} at step {step}", stop.exit_code)
+            if tracker:
+                tracker.summary(_plain(config), final_metrics(state, loss, val))
         finally:
             if tracker:
                 tracker.close()
@@ -506,6 +508,14 @@ def log_validation(tracker: Tracker | None, val: dict, data: Data, step: int) ->
         tracker.image(
             "val/predictions", predictions_grid(data.val, val["predicted"], data.info), step
         )
+
+
+def final_metrics(state: State, loss: torch.Tensor, val: dict | None) -> dict[str, float]:
+    """What a run ended with, for the trackers' comparison of runs (their HParams views)."""
+    metrics = {"final/train_loss": loss.item(), "final/best_val_loss": state.best_val_loss}
+    if val is not None:
+        metrics.update({"final/val_loss": val["loss"], "final/val_accuracy": val["accuracy"]})
+    return metrics
 
 
 def overfit_one_batch(
