@@ -190,7 +190,7 @@ def _git(*args: str) -> str:
 
 
 def _known_commit(commit: str) -> bool:
-    found = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], capture_output=True)
+    found = subprocess.run(["git", "cat-file", "-e", commit + "^{commit}"], capture_output=True)
     return found.returncode == 0
 
 
