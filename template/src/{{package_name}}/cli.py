@@ -279,7 +279,7 @@ def tell(run_dir: Path, outcome: str, detail: str) -> None:
     notify(
         f"{__package__}: run {outcome}",
         f"{run_dir.name} {outcome} on {platform.node()}: {detail}",
-        failed=outcome != "completed",
+        level={"completed": "success", "stopped": "warning"}.get(outcome, "failure"),
     )
 
 

@@ -17,13 +17,16 @@ VARIABLE = f"{__package__.upper()}_NOTIFY"
 SEND_TIMEOUT = 10.0  # seconds the run waits for the message to go, at most
 
 
-def notify(title: str, body: str, failed: bool = False) -> None:
-    """Send `title` and `body` to the user's notification URLs, if they set any."""
+def notify(title: str, body: str, level: str = "success") -> None:
+    """Send `title` and `body` to the user's notification URLs, if they set any.
+
+    `level` (success, warning or failure) is what services show as colour or icon.
+    """
     urls = os.environ.get(VARIABLE, "").strip()
     if not urls:
         return
     outcome: list[str] = []
-    sender = threading.Thread(target=_send, args=(urls, title, body, failed, outcome), daemon=True)
+    sender = threading.Thread(target=_send, args=(urls, title, body, level, outcome), daemon=True)
     sender.start()
     sender.join(SEND_TIMEOUT)
     if sender.is_alive():
@@ -32,7 +35,7 @@ def notify(title: str, body: str, failed: bool = False) -> None:
         print(f"warning: notification not sent ({VARIABLE}): {problem}", file=sys.stderr)
 
 
-def _send(urls: str, title: str, body: str, failed: bool, outcome: list[str]) -> None:
+def _send(urls: str, title: str, body: str, level: str, outcome: list[str]) -> None:
     try:
         import apprise
     except ImportError:
@@ -43,7 +46,11 @@ def _send(urls: str, title: str, body: str, failed: bool, outcome: list[str]) ->
         if not sender.add(urls):
             outcome.append(f"no usable apprise URL in {urls!r}")
             return
-        kind = apprise.NotifyType.FAILURE if failed else apprise.NotifyType.SUCCESS
+        kind = {
+            "success": apprise.NotifyType.SUCCESS,
+            "warning": apprise.NotifyType.WARNING,
+            "failure": apprise.NotifyType.FAILURE,
+        }[level]
         if not sender.notify(title=title, body=body, notify_type=kind):
             outcome.append("the service did not accept it (see apprise's log)")
     except Exception as error:  # whatever goes wrong, the run goes on
