@@ -519,6 +519,36 @@ def compare_runs(
     typer.echo(f"report: {folder / 'report.md'}")
 
 
+@app.command("reproduce")
+def reproduce_run(
+    run: Annotated[str, typer.Argument(help="Run id, path, or 'latest'.")],
+) -> None:
+    """Rebuild a run's code (commit, dirty.patch, untracked files) in a separate worktree,
+    rerun its command there as a new run, and compare the validation figures: identical
+    for a CPU run with deterministic=true, within 0.01 otherwise. Drift in the environment
+    and the data since the run is reported first."""
+    from . import runs
+    from .reproduce import drift, reproduce, training_command
+
+    with user_errors():
+        run_dir = find_run(run)
+        training_command(run_dir)  # before anything slow: is there a command to rerun?
+        for line in drift(run_dir):
+            typer.echo(f"drift: {line}", err=True)
+        typer.echo(f"reproducing {run_dir.name} in a separate worktree")
+        new, rows, tolerance = reproduce(run_dir, runs.runs_dir())
+    differing = [row for row in rows if not row["same"]]
+    for row in differing:
+        typer.echo(
+            f"step {row['step']} {row['metric']}: {row['original']} then, {row['reproduced']} now"
+        )
+    promise = "identical" if tolerance == 0 else f"within {tolerance}"
+    if differing or not rows:
+        typer.echo(f"not reproduced: {len(differing)} of {len(rows)} figures differ ({new.name})")
+        raise typer.Exit(1)
+    typer.echo(f"reproduced: all {len(rows)} validation figures {promise} ({new.name})")
+
+
 @app.command()
 def smoke(overrides: Overrides = None) -> None:
     """The whole loop on configs/smoke.yaml in one process, in seconds: download, preprocess,
