@@ -205,6 +205,9 @@ def train(
             verify(config.data)  # the data is what data/manifest.json says it is
             state = manifest.git_state()
             saved = manifest.require_clean_tree(state, allow_dirty or config.smoke, run_dir)
+            unpushed = (
+                None if config.smoke else manifest.require_pushed(state, config.require_pushed)
+            )
         record = manifest.Manifest(run_dir)
         if context.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -241,6 +244,8 @@ def train(
                 )
             if saved:
                 typer.echo(f"uncommitted changes: saved in {run_dir} ({', '.join(saved)})")
+            if unpushed:
+                typer.echo(unpushed, err=True)
         with user_errors():  # a NaN loss is reported like any other user-fixable problem
             try:
                 result = run_training(config, run_dir, resume=bool(resume))

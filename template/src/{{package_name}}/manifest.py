@@ -39,14 +39,37 @@ def git(*args: str) -> str:
 
 
 def git_state() -> dict[str, Any]:
-    """The commit, and the modified tracked and untracked (not ignored) files."""
+    """The commit, the modified tracked and untracked (not ignored) files, and the remote
+    branches known to hold the commit (as of the last fetch): where to get the code back."""
     status = git("status", "--porcelain", "--untracked-files=all")
     lines = status.splitlines()
+    head = commit()
+    held = (
+        git("branch", "--remotes", "--contains", head, "--format=%(refname:short)") if head else ""
+    )
     return {
-        "commit": commit(),
+        "commit": head,
         "modified": [line[3:] for line in lines if not line.startswith("??")],
         "untracked": [line[3:] for line in lines if line.startswith("??")],
+        "pushed_to": held.split(),
     }
+
+
+class UnpushedCommitError(UserError, RuntimeError):
+    """A long run on a commit no remote holds could not be reproduced anywhere else."""
+
+
+def require_pushed(state: dict[str, Any], required: bool) -> str | None:
+    """Refuse (when `required`) or return a warning for a commit that no remote holds."""
+    if not state["commit"] or state["pushed_to"]:
+        return None
+    problem = (
+        f"commit {state['commit'][:12]} is on no remote branch, so nobody else could "
+        "reproduce this run: git push"
+    )
+    if required:
+        raise UnpushedCommitError(f"{problem} first (require_pushed: true in configs/base.yaml)")
+    return f"warning: {problem} (require_pushed: true makes this an error)"
 
 
 def commit() -> str | None:
