@@ -2,6 +2,7 @@
 
 The loop of a research project, one command per stage:
   download -> preprocess -> train -> eval -> infer        (and rerun, to repeat a run)
+then the results: runs (the table), compare (what differs between runs) and reproduce.
 with the ruler first: fetch-weights, inspect-data, and eval/infer --checkpoint score and
 look at pretrained weights before any training.
 Each command parses its options and calls one function. Heavy imports (torch) happen
