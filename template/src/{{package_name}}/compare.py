@@ -74,14 +74,16 @@ def code_section(run_dirs: list[Path], manifests: list[dict], full_diff: bool) -
         if full_diff:
             lines.append(f"```diff\n{_git('diff', reference, commit)}\n```\n")
     for run_dir in run_dirs:
-        patch = run_dir / "dirty.patch"
-        if patch.is_file() and patch.read_text().strip():
-            changed = sum(1 for line in patch.read_text().splitlines() if line.startswith("+++"))
+        patch, untracked = run_dir / "dirty.patch", run_dir / "untracked.txt"
+        changed = patch.read_text().count("\n+++ ") if patch.is_file() else 0
+        added = len(untracked.read_text().splitlines()) if untracked.is_file() else 0
+        if changed or added:
             lines.append(
-                f"{run_dir.name} ran on uncommitted changes: dirty.patch, {changed} file(s).\n"
+                f"{run_dir.name} ran on uncommitted changes: {changed} modified file(s) "
+                f"(dirty.patch), {added} untracked (untracked.txt, copies in untracked/).\n"
             )
-            if full_diff:
-                lines.append(f"```diff\n{patch.read_text().rstrip()}\n```\n")
+        if full_diff and changed:
+            lines.append(f"```diff\n{patch.read_text().rstrip()}\n```\n")
     if len(lines) == 1:
         lines.append("No differences.\n")
     return "\n".join(lines)
