@@ -2,9 +2,9 @@
 
 The loop of a research project, one command per stage:
   download -> preprocess -> train -> eval -> infer        (and rerun, to repeat a run)
-then the results: runs (the table), compare (what differs between runs) and reproduce.
 with the ruler first: fetch-weights, inspect-data, and eval/infer --checkpoint score and
-look at pretrained weights before any training.
+look at pretrained weights before any training; then the results: runs (the table),
+compare (what differs between runs, and what it did) and reproduce (a run, from its record).
 Each command parses its options and calls one function. Heavy imports (torch) happen
 inside the commands, so that `--help` and shell completion stay fast.
 """
@@ -529,10 +529,12 @@ def compare_runs(
 def reproduce_run(
     run: Annotated[str, typer.Argument(help="Run id, path, or 'latest'.")],
 ) -> None:
-    """Rebuild a run's code (commit, dirty.patch, untracked files) in a separate worktree,
-    rerun its command there as a new run, and compare the validation figures: identical
-    for a CPU run with deterministic=true, within 0.01 otherwise. Drift in the environment
-    and the data since the run is reported first."""
+    """Rerun a run from its record, in a separate worktree, and compare its figures.
+
+    The worktree holds the run's commit, its dirty.patch and untracked files; the new run's
+    validation figures must be identical for a CPU run with deterministic=true, within 0.01
+    otherwise. Drift in the environment and the data since the run is reported first.
+    """
     from . import runs
     from .reproduce import drift, reproduce, training_command
 
