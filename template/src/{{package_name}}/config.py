@@ -97,7 +97,7 @@ class Config:
     deterministic: bool = MISSING  # bit-exact reruns, at some cost in speed
     smoke: bool = MISSING  # a quick check of the code, not an experiment
     runs_dir: str = MISSING
-    require_pushed: bool = MISSING  # a long run refuses a commit that no remote holds
+    require_pushed: bool = False  # a long run refuses a commit that no remote holds
     weights_dir: str = MISSING  # where `fetch-weights` keeps pretrained weights (not in git)
     weights: dict[str, WeightsSource] = field(default_factory=dict)  # NAME: {url, sha256}
     data: DataConfig = field(default_factory=DataConfig)
