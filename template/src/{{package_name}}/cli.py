@@ -17,11 +17,14 @@ import sys
 from collections.abc import Iterator
 from importlib.metadata import metadata
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .sweep import TrialRun
 
 app = typer.Typer(
     help=metadata(__package__.replace("_", "-"))["Summary"],
@@ -178,12 +181,29 @@ def train(
 
     SIGTERM or Ctrl-C stops it with a checkpoint (exit code 75 or 130): --resume continues.
     """
+    train_run(overrides, experiment, smoke, resume, allow_dirty)
+
+
+def train_run(
+    overrides: list[str] | None,
+    experiment: str | None,
+    smoke: bool,
+    resume: str | None = None,
+    allow_dirty: bool = False,
+    trial: "TrialRun | None" = None,
+) -> tuple[Path, dict[str, float]]:
+    """One training run, recorded in its manifest: the `train` command, and a sweep's trial.
+
+    A trial's run id and manifest name its study and trial number, and its validations
+    go to the sweep's pruner; a pruned trial's run is recorded as pruned, not failed.
+    Returns the run directory and the final metrics.
+    """
     from . import distributed, manifest, runs, weights
     from .config import from_yaml, load_config, to_yaml
     from .data import manifest_path, verify
     from .datasets import info
     from .errors import InvalidInputError
-    from .train import Preempted
+    from .train import Preempted, Pruned
     from .train import train as run_training
 
     context = distributed.setup()
@@ -197,11 +217,14 @@ def train(
                 run_dir = find_run(resume)
                 if runs.finished(run_dir):
                     typer.echo(f"{run_dir.name} has finished: nothing to resume (eval it instead)")
-                    return
+                    return run_dir, {}
                 config = from_yaml(run_dir / "config.yaml")
             else:
                 config = load_config(experiment_path(experiment), smoke, overrides)
-                run_id = runs.new_run_id(experiment, config.smoke, overrides)
+                label, shown = (
+                    (f"{trial.study}-t{trial.number}", trial.values) if trial else ("", overrides)
+                )
+                run_id = runs.new_run_id(experiment, config.smoke, shown, label=label)
                 run_dir = Path(config.runs_dir) / str(distributed.broadcast(run_id))
             verify(config.data)  # the data is what data/manifest.json says it is
             state = manifest.git_state()
@@ -215,6 +238,8 @@ def train(
             resolved = to_yaml(config)
             (run_dir / "config.yaml").write_text(resolved)
             previous_latest = runs.mark_latest(run_dir)
+            if trial:
+                trial.started(run_dir)
             record.start(
                 command=[
                     "train",
@@ -230,6 +255,8 @@ def train(
                 seed=config.seed,
                 config=resolved,
                 world_size=context.world_size,
+                cluster=manifest.cluster(),
+                sweep={"study": trial.study, "trial": trial.number} if trial else None,
                 environment=manifest.environment(),
                 data=manifest.data_hashes(manifest_path(config.data)),
                 weights=weights.resolve(config, config.model.init_from)
@@ -249,7 +276,14 @@ def train(
                 typer.echo(unpushed, err=True)
         with user_errors():  # a NaN loss is reported like any other user-fixable problem
             try:
-                result = run_training(config, run_dir, resume=bool(resume))
+                result = run_training(
+                    config, run_dir, resume=bool(resume), on_validation=trial and trial.report
+                )
+            except Pruned as pruned:
+                if context.is_main:
+                    record.finish("pruned", message=str(pruned))
+                    runs.unmark_latest(run_dir, previous_latest)
+                raise
             except Preempted as stop:
                 if context.is_main:
                     record.finish("interrupted", message=str(stop))
@@ -274,6 +308,7 @@ def train(
             summary = f"step {result['step']}, best val loss {result['best_val_loss']:.4f}"
             typer.echo(f"done: {summary}")
             tell(run_dir, "completed", summary)
+        return run_dir, result
     finally:
         distributed.teardown()
 
@@ -287,6 +322,62 @@ def tell(run_dir: Path, outcome: str, detail: str) -> None:
         f"{run_dir.name} {outcome} on {platform.node()}: {detail}",
         level={"completed": "success", "stopped": "warning"}.get(outcome, "failure"),
     )
+
+
+@app.command(
+    epilog=(
+        "Workers sharing a study (e.g. the tasks of a Slurm array job) pass the same --study "
+        "and --storage, a journal file on a shared filesystem or a database URL."
+    )
+)
+def sweep(
+    name: Annotated[str, typer.Argument(help="configs/sweep/NAME.yaml, or a path to one.")],
+    overrides: Overrides = None,
+    smoke: Smoke = False,
+    study: Annotated[
+        str | None, typer.Option(help="The study's name; default: NAME (NAME-smoke with --smoke).")
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            envvar=f"{__package__.upper()}_SWEEP_STORAGE",
+            help="Where the study lives; default: SQLite in runs/sweeps/STUDY/. A path: a "
+            "journal file (on a shared filesystem, for many nodes); or a database URL.",
+        ),
+    ] = None,
+    allow_dirty: Annotated[
+        bool,
+        typer.Option(help="Train on uncommitted code; the diff is saved in each trial's run."),
+    ] = False,
+) -> None:
+    """Search hyperparameters with Optuna: each trial is a training run (runs/<run-id>/).
+
+    The study's table (results.csv, results.md) and plots (history.png, importances.png)
+    go to runs/sweeps/STUDY/. Needs the [sweep] extra: pip install '.[sweep]'.
+    """
+    from . import sweep as sweeps
+    from .config import load_config
+
+    with user_errors():
+        settings = sweeps.load_sweep(experiment_path(name) or name)
+        fixed = [*settings.overrides, *(overrides or [])]
+        experiment = experiment_path(settings.experiment)
+        for key, parameter in settings.params.items():  # a typo fails now, not in trial 0
+            first = parameter.choices[0] if parameter.choices else parameter.low
+            config = load_config(experiment, smoke, [*fixed, f"{key}={first}"])
+        study_name = study or Path(name).stem + ("-smoke" if smoke else "")
+        folder = Path(config.runs_dir) / "sweeps" / study_name
+        finished = sweeps.run_sweep(
+            settings,
+            study_name,
+            storage,
+            folder,
+            train=lambda values, trial: train_run(
+                [*fixed, *values], experiment, smoke, allow_dirty=allow_dirty, trial=trial
+            )[1],
+            echo=typer.echo,
+        )
+    typer.echo(f"study {study_name}: {len(finished.trials)} trials; results in {folder}")
 
 
 Checkpoint = Annotated[

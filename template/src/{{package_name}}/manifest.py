@@ -148,6 +148,24 @@ def environment() -> dict[str, Any]:
     }
 
 
+SLURM_VARIABLES = {
+    "job_id": "SLURM_JOB_ID",
+    "nodelist": "SLURM_JOB_NODELIST",
+    "nodes": "SLURM_JOB_NUM_NODES",
+    "array_job_id": "SLURM_ARRAY_JOB_ID",
+    "array_task_id": "SLURM_ARRAY_TASK_ID",
+    "restart_count": "SLURM_RESTART_COUNT",  # how often the job was requeued
+}
+
+
+def cluster() -> dict[str, str] | None:
+    """The Slurm job this runs in (job id, node list, array task, requeues); None outside it."""
+    if "SLURM_JOB_ID" not in os.environ:
+        return None
+    found = {key: os.environ.get(name) for key, name in SLURM_VARIABLES.items()}
+    return {"scheduler": "slurm", **{key: value for key, value in found.items() if value}}
+
+
 def image() -> dict[str, str] | None:
     """The Docker image this runs in, as `scaffold image run` tells it (tag and digest)."""
     tag = os.environ.get(f"{ENV_PREFIX}_IMAGE")

@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +46,10 @@ class SmokeCheckError(UserError, ValueError):
     """A smoke run did not show the learning signal that configs/smoke.yaml asks for."""
 
 
+class Pruned(Exception):
+    """A sweep's pruner stopped this trial: its validation metric trails the other trials'."""
+
+
 class Preempted(Exception):
     """SIGTERM or Ctrl-C arrived; a checkpoint was written and the run can be resumed."""
 
@@ -54,8 +58,17 @@ class Preempted(Exception):
         self.exit_code = exit_code
 
 
-def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
-    """Train per `config`, writing checkpoints and logs to `run_dir`; return final metrics."""
+def train(
+    config: Config,
+    run_dir: Path,
+    resume: bool,
+    on_validation: Callable[[int, dict[str, float]], None] | None = None,
+) -> dict[str, float]:
+    """Train per `config`, writing checkpoints and logs to `run_dir`; return final metrics.
+
+    `on_validation(step, metrics)` is called after each validation (a sweep reports to its
+    pruner there, and raises Pruned to stop a trial that trails the others).
+    """
     context = distributed.setup()
     device, settings, checks = context.device, config.train, config.smoke_checks
     seed_everything(config.seed, config.deterministic)
@@ -135,6 +148,8 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
                         f"val loss {val['loss']:.4f}, val accuracy {val['accuracy']:.4f}",
                         file=sys.stderr,
                     )
+                    if on_validation:
+                        on_validation(step, {"loss": val["loss"], "accuracy": val["accuracy"]})
                     if val["loss"] < state.best_val_loss:
                         state.best_val_loss = val["loss"]
                         state.save(checkpoints / "best.pt")
@@ -157,7 +172,12 @@ def train(config: Config, run_dir: Path, resume: bool) -> dict[str, float]:
         torch.save(state.model.state_dict(), run_dir / "model.pt")  # weights only, to infer
         if checks.enabled and val is not None:
             check_learning(checks, state.first_val_loss, val["loss"], val["accuracy"])
-    return {"step": state.step, "train_loss": loss.item(), "best_val_loss": state.best_val_loss}
+    return {
+        "step": state.step,
+        "train_loss": loss.item(),
+        "best_val_loss": state.best_val_loss,
+        **({f"val_{name}": val[name] for name in ("loss", "accuracy")} if val else {}),
+    }
 
 
 @dataclass
