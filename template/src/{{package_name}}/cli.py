@@ -176,12 +176,19 @@ def train(
         str | None,
         typer.Option(help="Why this run exists (the hypothesis); shown by `runs` and `compare`."),
     ] = None,
+    run_id: Annotated[
+        str | None,
+        typer.Option(
+            help="Name the run (default: the time, experiment and overrides); a cluster job "
+            "names its run after itself, so that the job, requeued, can --resume it."
+        ),
+    ] = None,
 ) -> None:
     """Train a model; everything the run writes goes to runs/<run-id>/.
 
     SIGTERM or Ctrl-C stops it with a checkpoint (exit code 75 or 130): --resume continues.
     """
-    train_run(overrides, experiment, smoke, resume, allow_dirty)
+    train_run(overrides, experiment, smoke, resume, allow_dirty, run_id=run_id, note=note)
 
 
 def train_run(
@@ -191,6 +198,8 @@ def train_run(
     resume: str | None = None,
     allow_dirty: bool = False,
     trial: "TrialRun | None" = None,
+    run_id: str | None = None,
+    note: str | None = None,
 ) -> tuple[Path, dict[str, float]]:
     """One training run, recorded in its manifest: the `train` command, and a sweep's trial.
 
@@ -249,6 +258,7 @@ def train_run(
                     *(["--resume", resume] if resume else []),
                     *(["--allow-dirty"] if allow_dirty else []),
                     *(["--note", note] if note else []),
+                    *(["--run-id", run_id] if run_id else []),
                 ],
                 note=note,
                 git=state,

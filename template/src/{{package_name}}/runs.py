@@ -6,7 +6,7 @@ import secrets
 import time
 from pathlib import Path
 
-from .errors import MissingInputError
+from .errors import InvalidInputError, MissingInputError
 
 LATEST = "LATEST"
 MAX_OVERRIDES_IN_ID = 48  # characters of a run id that show its overrides
@@ -35,6 +35,19 @@ def new_run_id(
         readable = re.sub(r"[^A-Za-z0-9=.,_+-]+", "_", joined)  # no '/', no spaces
         parts.append(readable[:MAX_OVERRIDES_IN_ID])
     return "-".join([*parts, secrets.token_hex(2)])
+
+
+def named_run(runs_dir: Path, run_id: str, check_new: bool = True) -> Path:
+    """The directory of a new run named `run_id` (e.g. by a Slurm job, after itself)."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9=.,_+-]*", run_id):
+        raise InvalidInputError(
+            f"run id {run_id!r}: use letters, digits and . , _ + - = only (no / or spaces)"
+        )
+    if check_new and (runs_dir / run_id).exists():
+        raise InvalidInputError(
+            f"{runs_dir / run_id} exists: --resume {run_id} continues it, or pick another id"
+        )
+    return runs_dir / run_id
 
 
 def runs_dir() -> Path:
