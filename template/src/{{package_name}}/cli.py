@@ -230,11 +230,16 @@ def train_run(
                 config = from_yaml(run_dir / "config.yaml")
             else:
                 config = load_config(experiment_path(experiment), smoke, overrides)
-                label, shown = (
-                    (f"{trial.study}-t{trial.number}", trial.values) if trial else ("", overrides)
-                )
-                run_id = runs.new_run_id(experiment, config.smoke, shown, label=label)
-                run_dir = Path(config.runs_dir) / str(distributed.broadcast(run_id))
+                if run_id:  # every process knows it; the first checks that it is new
+                    run_dir = runs.named_run(Path(config.runs_dir), run_id, context.is_main)
+                else:
+                    label, shown = (
+                        (f"{trial.study}-t{trial.number}", trial.values)
+                        if trial
+                        else ("", overrides)
+                    )
+                    new_id = runs.new_run_id(experiment, config.smoke, shown, label=label)
+                    run_dir = Path(config.runs_dir) / str(distributed.broadcast(new_id))
             verify(config.data)  # the data is what data/manifest.json says it is
             state = manifest.git_state()
             saved = manifest.require_clean_tree(state, allow_dirty or config.smoke, run_dir)

@@ -73,7 +73,7 @@ def require_pushed(state: dict[str, Any], required: bool) -> str | None:
 
 
 def commit() -> str | None:
-    """HEAD's commit; in the Docker image (no .git), the commit it was built from, if known."""
+    """HEAD's commit; in a Docker image or a Slurm job's snapshot (no .git), its source's."""
     return git("rev-parse", "HEAD") or os.environ.get(f"{ENV_PREFIX}_SOURCE_COMMIT") or None
 
 
