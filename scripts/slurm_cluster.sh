@@ -92,15 +92,19 @@ start() {
 }
 
 stop() {
-    local pidfile
-    for pidfile in "$STATE"/slurmd-*.pid "$STATE"/slurmctld.pid; do
-        [[ -f $pidfile ]] && kill "$(cat "$pidfile")" 2>/dev/null || true
+    local pidfile pids=()
+    for pidfile in "$STATE"/slurmd-*.pid "$STATE"/slurmctld.pid /run/munge/munged.pid; do
+        [[ -f $pidfile ]] && pids+=("$(cat "$pidfile")")
         rm -f "$pidfile"
     done
-    if [[ -f /run/munge/munged.pid ]]; then
-        kill "$(cat /run/munge/munged.pid)" 2>/dev/null || true
-    fi
-    sleep 0.5
+    [[ ${#pids[@]} -eq 0 ]] && return 0
+    kill "${pids[@]}" 2>/dev/null || true
+    for _ in $(seq 40); do  # gone before a restart binds the same ports
+        kill -0 "${pids[@]}" 2>/dev/null || return 0
+        sleep 0.25
+    done
+    echo "slurm_cluster: still running after 10 s: ${pids[*]}" >&2
+    return 1
 }
 
 case ${1:-} in

