@@ -27,6 +27,7 @@ from scaffold.generation import new_project
 pytestmark = pytest.mark.slow
 CLUSTER = REPO_ROOT / "scripts" / "slurm_cluster.sh"
 PACKAGE = "slurmproj"
+NO_CHECKS = ["smoke_checks.enabled=false"]  # runs cut short cannot show the learning signal
 TINY_SWEEP = """\
 metric: loss
 direction: minimize
@@ -153,3 +154,37 @@ def test_a_sweep_array_shares_one_study_and_every_task_completes(
         assert attempt["cluster"]["array_job_id"] == str(job)
         assert attempt["sweep"] == {"study": f"tiny-{job}", "trial": trial.number}
     assert (journal.parent / "results.csv").is_file()
+
+
+def test_a_preempted_training_job_requeues_itself_and_resumes_its_run(
+    project: tuple[Path, dict],
+) -> None:
+    root, env = project
+    options = ["--nodes", "2", "--gpus-per-node=0", "--cpus-per-task", "1"]
+    arguments = ["--smoke", "train.max_steps=150", "train.checkpoint_every=50"]
+    job = submit(root, env, "slurm/train.sbatch", *options, "--", *arguments, *NO_CHECKS)
+    checkpoints = root / "runs" / f"job-{job}" / "checkpoints"
+    deadline = time.monotonic() + 120
+    while not any(checkpoints.glob("step-*.pt")):  # it has trained a while
+        assert time.monotonic() < deadline, job_log(root, "train", job)
+        time.sleep(0.5)
+    run(["scancel", "--signal=TERM", "--batch", str(job)], root, env)  # as --signal=B:TERM
+    deadline = time.monotonic() + 120
+    while "requeueing" not in job_log(root, "train", job):
+        assert time.monotonic() < deadline, job_log(root, "train", job)
+        time.sleep(0.5)
+    time.sleep(2)
+    run(["scontrol", "update", f"JobId={job}", "StartTime=now"], root, env)  # no 2-minute hold
+    wait_until_gone(job)
+
+    log = job_log(root, "train", job)
+    attempts = json.loads((root / "runs" / f"job-{job}" / "manifest.json").read_text())
+    first, resumed = attempts["attempts"]
+    assert first["status"] == "interrupted", log
+    assert first["message"].startswith("stopped by SIGTERM at step ")
+    assert resumed["status"] == "completed", log
+    assert resumed["command"] == ["train", "--resume", f"job-{job}"]
+    assert resumed["cluster"]["restart_count"] == "1"
+    assert resumed["result"]["step"] == 150
+    step = int(first["message"].rsplit(" ", 1)[1])
+    assert f"resuming from step-{step:08d}.pt (step {step})" in log
