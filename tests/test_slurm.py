@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,12 +65,9 @@ def project(cluster: None, template_dir: Path, tmp_path: Path) -> Iterator[tuple
         tmp_path / "proj", data=data, defaults=True, template=str(template_dir), lock=False
     ).path
     env_bin = isolated_environment(tmp_path / "env")
-    subprocess.run(
-        ["python", "-m", "pip", "--python", str(env_bin / "python"), "install", "--quiet"]
-        + ["--no-deps", "--no-build-isolation", "--editable", "."],
-        cwd=root,
-        check=True,
-    )
+    pip = [sys.executable, "-m", "pip", "--python", str(env_bin / "python"), "install"]
+    install = ["--quiet", "--no-deps", "--no-build-isolation", "--editable", "."]
+    subprocess.run([*pip, *install], cwd=root, check=True)
     env = {**os.environ, "PATH": f"{env_bin}:{os.environ['PATH']}"}
     for stage in ("download", "preprocess"):
         run(["python", "-m", PACKAGE, stage, "--smoke"], root, env)
