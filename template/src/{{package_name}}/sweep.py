@@ -200,6 +200,8 @@ def run_sweep(
 
     `train(overrides, trial)` trains one run. Several workers (processes, nodes, array tasks)
     may run this on the same study at once; each takes the next trial, queued retries first.
+    Workers that start their last trials at the same moment may run one or two more than
+    `sweep.trials`: the count is read, then the trial asked for, without a lock.
     """
     optuna = import_optuna()
     study = optuna.create_study(
