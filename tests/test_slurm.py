@@ -128,7 +128,8 @@ def test_the_smoke_preflight_runs_on_two_nodes_from_the_submitted_commit(
     assert attempt["world_size"] == 2
     assert attempt["cluster"]["job_id"] == str(job)
     assert attempt["cluster"]["nodelist"] == "node[1-2]"
-    assert attempt["git"] == {"commit": submitted, "modified": [], "untracked": []}
+    assert attempt["git"]["commit"] == submitted
+    assert attempt["git"]["modified"] == attempt["git"]["untracked"] == []
 
 
 def test_a_sweep_array_shares_one_study_and_every_task_completes(
