@@ -83,7 +83,11 @@ def test_manifest_wires_the_job(projects: dict[str, Path], cuda: str) -> None:
     assert service["spec"]["clusterIP"] == "None"
     assert service["spec"]["selector"] == {"batch.kubernetes.io/job-name": job["metadata"]["name"]}
     assert pod["subdomain"] == service["metadata"]["name"]
-    assert env["MASTER_ADDR"] == f"{job['metadata']['name']}-0.{service['metadata']['name']}"
+    assert service["metadata"]["name"] == job["metadata"]["name"]
+    assert env["MASTER_ADDR"] == "$(JOB_NAME)-0.$(JOB_NAME)"  # expanded by Kubernetes
+    (job_name,) = [item for item in train["env"] if item["name"] == "JOB_NAME"]
+    label = job_name["valueFrom"]["fieldRef"]["fieldPath"]
+    assert label == "metadata.labels['batch.kubernetes.io/job-name']"
     script = train["command"][2]
     assert '--node-rank "$JOB_COMPLETION_INDEX"' in script
     # The image of the repo's Dockerfile, run as its user; the tag comes from submit.sh.
