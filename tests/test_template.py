@@ -133,6 +133,17 @@ def test_answers_drive_dependent_files(rendered: list[tuple[dict, Path]]) -> Non
         workflow = project / ".github" / "workflows" / "ci.yml"
         assert workflow.exists() == (combination["ci"] == "github")
         assert not (project / ".github").exists() or combination["ci"] == "github"
+        for launcher, files in {
+            "slurm": {"common.sh", "smoke.sbatch", "submit.sh", "sweep.sbatch", "train.sbatch"},
+            "kubernetes": {"submit.sh", "train.yaml"},
+        }.items():
+            chosen = launcher in combination["launchers"]
+            folder = project / launcher
+            assert {path.name for path in folder.glob("*")} == (files if chosen else set())
+            assert (f"### {launcher.capitalize()}" in readme) == chosen
+            assert (f"| `{launcher}/` |" in readme) == chosen
+        gitignore = (project / ".gitignore").read_text(encoding="utf-8")
+        assert ("/.snapshots/" in gitignore) == ("slurm" in combination["launchers"])
         licence = (project / "LICENSE").read_text(encoding="utf-8")
         expected = {
             "MIT": "MIT License",
@@ -287,11 +298,13 @@ def test_generated_files_pass_the_basic_public_hooks(
         )
         files += [f"{number}/{name}" for name in listed.stdout.split("\0") if name]
     text = [name for name in files if Path(name).suffix not in BINARY_SUFFIXES]
+    yamls = [name for name in text if name.endswith((".yml", ".yaml"))]
     subprocess.run(["git", "init", "--quiet"], cwd=tmp_path, check=True)  # check_merge_conflict
     for hook, args, targets in (
         ("end_of_file_fixer", [], text),
         ("trailing_whitespace_fixer", [], text),
-        ("check_yaml", [], [name for name in text if name.endswith((".yml", ".yaml"))]),
+        # as the projects' config runs it: kubernetes/train.yaml holds several objects
+        ("check_yaml", ["--allow-multiple-documents"], yamls),
         ("check_merge_conflict", ["--assume-in-merge"], text),
     ):
         result = subprocess.run(
