@@ -47,8 +47,7 @@ def parse_all(project: Path) -> dict[str, Any]:
         if path.suffix == ".toml":
             parsed[relative] = tomllib.loads(text)
         elif path.suffix in {".yml", ".yaml"}:
-            documents = list(yaml.safe_load_all(text))  # Kubernetes manifests hold several
-            parsed[relative] = documents[0] if len(documents) == 1 else documents
+            parsed[relative] = yaml.safe_load(text)
         elif path.suffix == ".py":
             compile(text, relative, "exec")
     return parsed

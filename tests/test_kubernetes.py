@@ -29,9 +29,10 @@ CUDA_ANSWERS = choice_values("cuda_version")
 
 
 def manifest(project: Path) -> dict[str, dict[str, Any]]:
-    """train.yaml's documents by kind."""
-    text = (project / "kubernetes" / "train.yaml").read_text(encoding="utf-8")
-    return {document["kind"]: document for document in yaml.safe_load_all(text)}
+    """train.yaml's objects by kind (it is one List)."""
+    listing = yaml.safe_load((project / "kubernetes" / "train.yaml").read_text(encoding="utf-8"))
+    assert (listing["apiVersion"], listing["kind"]) == ("v1", "List")
+    return {item["kind"]: item for item in listing["items"]}
 
 
 def container(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
