@@ -5,7 +5,8 @@ For every CUDA answer, kubernetes/train.yaml validates against Kubernetes' own s
 needs: an Indexed Job whose pods find pod 0 through a headless Service, GPUs only for a
 CUDA project, the Dockerfile's user, and a failure policy that replaces a preempted pod.
 Its launch script is run with a stand-in `python`, and kubernetes/submit.sh with a
-stand-in `kubectl` that hands the kustomization to the real `kubectl kustomize`.
+stand-in `kubectl` that hands the kustomization to the real `kubectl kustomize`. And
+`scaffold update --data launchers=slurm,kubernetes` adds the launcher to an existing repo.
 """
 
 import os
@@ -20,11 +21,16 @@ import kubernetes_validate
 import pytest
 import yaml
 from checks import render
+from releases import History
 from test_template import choice_values
+
+from scaffold.generation import new_project
+from scaffold.update import update_project
 
 # podFailurePolicy is stable from 1.31: the oldest Kubernetes the manifest is checked for.
 KUBERNETES_VERSION = "1.31.0"
 PACKAGE = "kubeproj"
+NEXT = "99.0.0"  # the working tree's template, released in a test's own history
 CUDA_ANSWERS = choice_values("cuda_version")
 
 
@@ -200,3 +206,23 @@ def test_submit_sets_the_commits_image(projects: dict[str, Path], tmp_path: Path
     refused = subprocess.run(submit, cwd=project, env=env, capture_output=True, text=True)
     assert refused.returncode == 1
     assert "uncommitted changes" in refused.stderr
+
+
+def test_update_adds_the_kubernetes_launcher(tmp_path: Path) -> None:
+    history = History(tmp_path / "history")
+    history.release(NEXT)  # the working tree's template, which asks `launchers`
+    project = new_project(tmp_path / "proj", defaults=True, data={"package_name": "proj"}).path
+    assert (project / "slurm").is_dir() and not (project / "kubernetes").exists()
+
+    update_project(
+        project, bundle=history.bundle, defaults=True, data={"launchers": "slurm,kubernetes"}
+    )
+    assert {path.name for path in (project / "kubernetes").iterdir()} == {
+        "submit.sh",
+        "train.yaml",
+    }
+    assert (project / "slurm" / "train.sbatch").is_file()
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    assert "### Kubernetes" in readme and "### Slurm" in readme
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
+    assert answers["launchers"] == ["slurm", "kubernetes"]
