@@ -241,6 +241,7 @@ def test_interactive_prompts_validate_and_generate(tmp_path: Path) -> None:
         "CUDA compile toolchain",
         "Platforms",
         "Experiment tracker",
+        "Where training jobs are launched",
         "Continuous integration",
     ):
         terminal.expect(question)
