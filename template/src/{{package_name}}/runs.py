@@ -17,7 +17,7 @@ def new_run_id(
 ) -> str:
     """Sortable, and saying what differs: 20261126-181502-wide-smoke-lr=1e-3-3f9a.
 
-    The experiment's name, '-smoke' for smoke runs, a label (e.g. 'eval-NAME' for weights
+    The experiment's name, '-smoke' for smoke runs, a label (e.g. 'weights-NAME' for weights
     no run trained), then each override as its last key and value (train.lr=1e-3 ->
     lr=1e-3), cut to keep the name short; the full command line is in manifest.json.
     """
@@ -25,16 +25,19 @@ def new_run_id(
     if smoke:
         parts.append("smoke")
     if label:
-        parts.append(re.sub(r"[^A-Za-z0-9=.,_+-]+", "_", label))
+        parts.append(_readable(label))
     changes = []
     for item in overrides or []:
         key, _, value = item.partition("=")
         changes.append(f"{key.rsplit('.', 1)[-1]}={value}")
     if changes:
-        joined = re.sub(r"[\[\]'\"]", "", "-".join(changes))  # [a,b] -> a,b
-        readable = re.sub(r"[^A-Za-z0-9=.,_+-]+", "_", joined)  # no '/', no spaces
-        parts.append(readable[:MAX_OVERRIDES_IN_ID])
+        parts.append(_readable("-".join(changes))[:MAX_OVERRIDES_IN_ID])
     return "-".join([*parts, secrets.token_hex(2)])
+
+
+def _readable(text: str) -> str:
+    """`text` as part of a directory name: [a,b] -> a,b; '/', spaces and the like -> '_'."""
+    return re.sub(r"[^A-Za-z0-9=.,_+-]+", "_", re.sub(r"[\[\]'\"]", "", text))
 
 
 def named_run(runs_dir: Path, run_id: str, check_new: bool = True) -> Path:
