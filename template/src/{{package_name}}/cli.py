@@ -372,6 +372,7 @@ def sweep(
     """
     from . import sweep as sweeps
     from .config import load_config
+    from .data import verify
 
     with user_errors():
         settings = sweeps.load_sweep(experiment_path(name) or name)
@@ -381,6 +382,7 @@ def sweep(
         for key, parameter in settings.params.items():  # a typo fails now, not in trial 0
             first = parameter.choices[0] if parameter.choices else parameter.low
             config = load_config(experiment, smoke, [*fixed, f"{key}={first}"])
+        verify(config.data)  # missing data would fail every trial the same way
         study_name = study or Path(name).stem + ("-smoke" if smoke else "")
         folder = Path(config.runs_dir) / "sweeps" / study_name
         finished = sweeps.run_sweep(
@@ -394,6 +396,9 @@ def sweep(
             echo=typer.echo,
         )
     typer.echo(f"study {study_name}: {len(finished.trials)} trials; results in {folder}")
+    if not sweeps.finished_trials(finished):
+        typer.echo("error: every trial failed: their runs' manifest.json say why", err=True)
+        raise typer.Exit(1)
 
 
 Checkpoint = Annotated[

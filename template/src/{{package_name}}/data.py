@@ -149,13 +149,19 @@ class DataChangedError(UserError, RuntimeError):
 
 
 def verify(config: DataConfig) -> None:
-    """Check the files the data manifest records against their size and sha256, cheaply,
-    and refuse data that failed its quality checks at `preprocess`.
+    """Check that the data is prepared, then the files the data manifest records against
+    their size and sha256, cheaply, and refuse data that failed its quality checks.
 
     A file whose size and modification time are as recorded is taken as unchanged; any
     other is hashed. Runs record the manifest's hashes, so data edited behind its back would
     make them lie. Files deleted since (e.g. raw downloads, to save space) are not checked.
     """
+    processed = Path(config.root) / "processed" / "train.npz"
+    if not processed.is_file():
+        raise MissingInputError(
+            f"{processed} is missing: run `download` and `preprocess` first, with the same "
+            "--experiment and --smoke as here"
+        )
     path = manifest_path(config)
     if not path.is_file():
         return

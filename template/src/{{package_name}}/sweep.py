@@ -240,6 +240,13 @@ def trials_left(study, total: int) -> bool:
     return sum(trial.number not in retried for trial in trials) < total
 
 
+def finished_trials(study) -> int:
+    """Trials that ran to the end or were pruned: the ones that tell the study something."""
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+
+
 def run_trial(
     study,
     sweep: SweepConfig,
