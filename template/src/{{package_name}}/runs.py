@@ -29,10 +29,17 @@ def new_run_id(
     changes = []
     for item in overrides or []:
         key, _, value = item.partition("=")
-        changes.append(f"{key.rsplit('.', 1)[-1]}={value}")
+        changes.append(f"{key.rsplit('.', 1)[-1]}={_rounded(value)}")
     if changes:
         parts.append(_readable("-".join(changes))[:MAX_OVERRIDES_IN_ID])
     return "-".join([*parts, secrets.token_hex(2)])
+
+
+def _rounded(value: str) -> str:
+    """A long decimal to 3 significant digits (a sweep's 0.000123456789 -> 0.000123)."""
+    if len(value) <= 8 or not re.fullmatch(r"[-+]?\d*\.\d+(e[-+]?\d+)?|[-+]?\d+e[-+]?\d+", value):
+        return value
+    return f"{float(value):.3g}"
 
 
 def _readable(text: str) -> str:
