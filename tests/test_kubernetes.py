@@ -118,7 +118,7 @@ def test_manifest_wires_the_job(projects: dict[str, Path], cuda: str) -> None:
         "action": "Ignore",
         "onExitCodes": {"containerName": "train", "operator": "In", "values": [75]},
     } in rules
-    # data/ and runs/ on the claim the manifest makes.
+    # data/, runs/ and weights/ on the claim the manifest makes.
     (mount,) = [m for m in train["volumeMounts"] if m["name"] == "files"]
     (volume,) = [v for v in pod["volumes"] if v["name"] == "files"]
     claim = documents["PersistentVolumeClaim"]["metadata"]["name"]
@@ -126,6 +126,7 @@ def test_manifest_wires_the_job(projects: dict[str, Path], cuda: str) -> None:
     prefix = PACKAGE.upper()
     assert env[f"{prefix}_RUNS_DIR"].startswith(mount["mountPath"] + "/")
     assert env[f"{prefix}_DATA_ROOT"].startswith(mount["mountPath"] + "/")
+    assert env[f"{prefix}_WEIGHTS_DIR"].startswith(mount["mountPath"] + "/")
 
 
 def launch(project: Path, tmp_path: Path, job_uid: str) -> tuple[subprocess.Popen, Path]:
