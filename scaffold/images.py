@@ -108,9 +108,9 @@ def build_args(origin: Source) -> dict[str, str]:
 def build(path: Path, *, allow_dirty: bool = False, echo: Echo = print) -> tuple[str, str]:
     """Build the repo's image at HEAD, streaming the engine's output; (tag, image id)."""
     origin = source(path, allow_dirty)
+    engine = client()  # before the lock: locking takes minutes, and is no use without one
     if not (origin.project / "conda-lock.yml").is_file():
         raise ImageError("there is no conda-lock.yml to install: run `scaffold lock` first.")
-    engine = client()
     stream = engine.api.build(
         path=str(origin.project),
         tag=origin.tag,

@@ -59,6 +59,10 @@ def test_no_engine_is_an_error_naming_docker_host_and_the_fix(
     result = CliRunner().invoke(app, ["image", "build", "--repo", str(repo.path)])
     assert result.exit_code == 1 and "DOCKER_HOST=" in result.output
     assert check_image(repo.path).ok  # the doctor says it could not look, and goes on
+    (repo.path / "conda-lock.yml").unlink()  # the missing engine is named first, not the lock
+    build = ["image", "build", "--allow-dirty", "--repo", str(repo.path)]
+    result = CliRunner().invoke(app, build)
+    assert result.exit_code == 1 and "DOCKER_HOST=" in result.output
 
 
 def test_a_repo_without_a_dockerfile_or_commit_is_refused(tmp_path: Path) -> None:
