@@ -7,9 +7,13 @@ the NVIDIA driver against the locked CUDA, the Dockerfile's CUDA against the ans
 and whether the newest image of the repo holds HEAD. Later checks join the list in `CHECKS`.
 """
 
+import os
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from scaffold import environments, git, images, lockfile, template_history, update
 from scaffold.errors import EngineError, ScaffoldError
@@ -141,7 +145,43 @@ def check_hooks(project: Path) -> Finding:
             f"the {' and '.join(missing)} hook(s) are not installed in this clone: run "
             "`pip install pre-commit && pre-commit install`.",
         )
-    return Finding("hooks", True, "pre-commit and commit-msg hooks installed.")
+    unfetched = unfetched_hook_repos(project / ".pre-commit-config.yaml")
+    if unfetched:
+        return Finding(
+            "hooks",
+            False,
+            f"the hooks are installed, but pre-commit has not fetched {', '.join(unfetched)} "
+            "yet, so the next commit needs the network: run `pre-commit install-hooks` "
+            "while online.",
+        )
+    return Finding("hooks", True, "pre-commit and commit-msg hooks installed, repos fetched.")
+
+
+def unfetched_hook_repos(config: Path) -> list[str]:
+    """The hook repositories of `config` (at their rev) missing from pre-commit's store.
+
+    pre-commit clones each one on first use; offline, that first commit fails. The store is
+    a SQLite table of (repo, ref) in PRE_COMMIT_HOME, or the user's cache folder.
+    """
+    try:
+        repos = yaml.safe_load(config.read_text(encoding="utf-8")).get("repos") or []
+        wanted = {(r["repo"], str(r["rev"])) for r in repos if r["repo"] not in ("local", "meta")}
+    except (OSError, yaml.YAMLError, AttributeError, KeyError, TypeError):
+        return []  # a broken config is pre-commit's to report, at the next commit
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    store = Path(os.environ.get("PRE_COMMIT_HOME") or Path(cache, "pre-commit")) / "db.db"
+    rows: list[tuple[str, str]] = []
+    if store.is_file():
+        try:
+            with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
+                rows = db.execute("SELECT repo, ref FROM repos").fetchall()
+        except sqlite3.Error:
+            return []  # a store of another pre-commit version: nothing to say
+
+    def fetched(repo: str, rev: str) -> bool:  # with additional_dependencies: "repo:dep,dep"
+        return any(ref == rev and (r == repo or r.startswith(f"{repo}:")) for r, ref in rows)
+
+    return sorted(f"{repo}@{rev}" for repo, rev in wanted if not fetched(repo, rev))
 
 
 def check_dockerfile_cuda(project: Path) -> Finding:

@@ -22,6 +22,7 @@ from releases import History
 
 from scaffold import template_history
 from scaffold.commits import check_range
+from scaffold.doctor import check_hooks
 from scaffold.generation import new_project
 
 MANIFEST = yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
@@ -134,6 +135,18 @@ def repo(tmp_path: Path, hook_repo: Path, with_pre_commit: None) -> GitRepo:
     installed = pre_commit(repo.path, "install")
     assert installed.returncode == 0, installed.stderr
     return repo
+
+
+def test_doctor_says_when_the_hook_repos_are_not_fetched_yet(
+    repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PRE_COMMIT_HOME", str(tmp_path / "empty-store"))
+    before = check_hooks(repo.path)
+    assert not before.ok and f"@{REV} yet" in before.message, before.message
+    fetched = pre_commit(repo.path, "install-hooks")
+    assert fetched.returncode == 0, fetched.stderr
+    after = check_hooks(repo.path)
+    assert after.ok, after.message
 
 
 def commit(
