@@ -10,6 +10,7 @@ project's checkpoints, its model.pt, or any file holding a state dict.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 import time
@@ -76,7 +77,8 @@ def resolve(config: Config, reference: str) -> dict[str, Any]:
             f"{reference!r} is neither a weight file nor a name in `weights`: {hint}"
             f"{_known(config)}; a run's own weights are scored with `eval RUN`"
         )
-    sha256 = digest_of(path, "sha256")
+    stat = path.stat()
+    sha256 = _sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if expected and sha256 != expected.lower():
         raise InvalidInputError(
             f"{path} has sha256 {sha256}, not the configured {expected}: fetch it again "
@@ -89,6 +91,13 @@ def resolve(config: Config, reference: str) -> dict[str, Any]:
         "sha256": sha256,
         "size": path.stat().st_size,
     }
+
+
+@functools.cache
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    """Hashed once per process while the file is unchanged: a run's manifest and its
+    initialisation both resolve the weights, and large files take seconds to hash."""
+    return digest_of(Path(path), "sha256")
 
 
 def state_dict(path: Path, device: torch.device) -> dict[str, torch.Tensor]:
