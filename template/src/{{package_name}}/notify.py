@@ -1,9 +1,11 @@
 """A message when a run finishes, fails or is preempted: for runs that last hours.
 
-Off unless <PACKAGE>_NOTIFY holds one or more apprise URLs (ntfy://, mailto://, slack://,
-json://host/path, ...; https://github.com/caronc/apprise/wiki). The setting belongs to
-the user, not the repository: export it in your shell profile or the job script, never
-commit it. Sending needs the optional extra: pip install '.[notify]'.
+Off unless the user names one or more apprise URLs (ntfy://, mailto://, slack://,
+json://host/path, ...; https://github.com/caronc/apprise/wiki): in <PACKAGE>_NOTIFY
+(space-separated), or, when that is unset, one per line in the user's config file
+~/.config/<package>/notify (under $XDG_CONFIG_HOME if set). The setting belongs to the
+user, not the repository, and is never committed; an empty <PACKAGE>_NOTIFY turns the file
+off for one shell or job. Sending needs the optional extra: pip install '.[notify]'.
 
 A notification can never harm the run: it is sent from a background thread that the run
 waits for at most SEND_TIMEOUT seconds, and any failure is a warning on stderr.
@@ -12,9 +14,27 @@ waits for at most SEND_TIMEOUT seconds, and any failure is a warning on stderr.
 import os
 import sys
 import threading
+from pathlib import Path
 
 VARIABLE = f"{__package__.upper()}_NOTIFY"
 SEND_TIMEOUT = 10.0  # seconds the run waits for the message to go, at most
+
+
+def user_file() -> Path:
+    """The user's notification settings, outside every repository."""
+    config = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(config, __package__, "notify")
+
+
+def user_urls() -> str:
+    """The apprise URLs the user set, space-separated; empty when notifications are off."""
+    if VARIABLE in os.environ:
+        return os.environ[VARIABLE].strip()
+    try:
+        lines = user_file().read_text(encoding="utf-8").splitlines()
+    except OSError:  # no file: off
+        return ""
+    return " ".join(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
 
 def notify(title: str, body: str, level: str = "success") -> None:
@@ -22,7 +42,7 @@ def notify(title: str, body: str, level: str = "success") -> None:
 
     `level` (success, warning or failure) is what services show as colour or icon.
     """
-    urls = os.environ.get(VARIABLE, "").strip()
+    urls = user_urls()
     if not urls:
         return
     outcome: list[str] = []
@@ -32,7 +52,7 @@ def notify(title: str, body: str, level: str = "success") -> None:
     if sender.is_alive():
         outcome.append(f"no answer within {SEND_TIMEOUT:.0f} s")
     for problem in outcome:
-        print(f"warning: notification not sent ({VARIABLE}): {problem}", file=sys.stderr)
+        print(f"warning: notification not sent: {problem}", file=sys.stderr)
 
 
 def _send(urls: str, title: str, body: str, level: str, outcome: list[str]) -> None:
