@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import yaml
 from PIL import Image
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Subset, TensorDataset
@@ -96,8 +97,9 @@ def train(
         overfit_one_batch(config, data.info, data.train, device, checks.overfit_loss)
         state.first_val_loss = validate(state, data, device, autocast_dtype)["loss"]
 
+    plain_config = yaml.safe_load(state.config_yaml)  # what the trackers record, once
     tracker = (
-        Tracker(run_dir, _plain(config), state.step if resumed_from else None)
+        Tracker(run_dir, plain_config, state.step if resumed_from else None)
         if context.is_main
         else None
     )
@@ -163,7 +165,7 @@ def train(
                     distributed.barrier()
                     raise Preempted(f"stopped by {stop.name} at step {step}", stop.exit_code)
             if tracker:
-                tracker.summary(_plain(config), final_metrics(state, loss, val))
+                tracker.summary(plain_config, final_metrics(state, loss, val))
         finally:
             if tracker:
                 tracker.close()
@@ -675,9 +677,3 @@ class StopSignals:
     @property
     def exit_code(self) -> int:
         return self.EXIT_CODES[signal.SIGINT if self.received == signal.SIGINT else signal.SIGTERM]
-
-
-def _plain(config: Config) -> dict:
-    import yaml
-
-    return yaml.safe_load(to_yaml(config))
