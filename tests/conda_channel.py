@@ -223,6 +223,8 @@ sentry-sdk 2.34.1: certifi; urllib3 >=1.26.11
 pytest 8.4.1: iniconfig >=1; packaging >=20; pluggy >=1.5,<2
 iniconfig 2.0.0:
 pluggy 1.6.0:
+pytest-xdist 3.8.0: pytest >=7.0.0; execnet >=2.1
+execnet 2.1.1:
 """
 
 # Compiled Python packages, built for each Python on each subdir.
