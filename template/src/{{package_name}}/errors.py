@@ -16,3 +16,7 @@ class MissingInputError(UserError, FileNotFoundError):
 
 class InvalidInputError(UserError, ValueError):
     """A file, run or option that a command reads is there but unusable; the message says why."""
+
+
+class MissingExtraError(UserError, ImportError):
+    """An optional dependency (an extra) is not installed; the message names the pip command."""

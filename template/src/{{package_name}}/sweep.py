@@ -31,7 +31,7 @@ from typing import Any
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from .errors import MissingInputError, UserError
+from .errors import MissingExtraError, MissingInputError, UserError
 
 SWEEP_DIR = Path("configs/sweep")
 PREEMPTED_EXIT_CODES = {75, 130}  # train's exits after SIGTERM and Ctrl-C: stop the worker too
@@ -39,10 +39,6 @@ PREEMPTED_EXIT_CODES = {75, 130}  # train's exits after SIGTERM and Ctrl-C: stop
 
 class SweepConfigError(UserError, ValueError):
     """A sweep file that does not fit the schema below; the message says where."""
-
-
-class MissingExtraError(UserError, ImportError):
-    """Sweeps need Optuna, an optional dependency of the project."""
 
 
 @dataclass
