@@ -4,7 +4,8 @@ The loop of a research project, one command per stage:
   download -> preprocess -> train -> eval -> infer        (and rerun, to repeat a run)
 with the ruler first: fetch-weights, inspect-data, and eval/infer --checkpoint score and
 look at pretrained weights before any training; then the results: runs (the table),
-compare (what differs between runs, and what it did) and reproduce (a run, from its record).
+compare (what differs between runs, and what it did), reproduce (a run, from its record)
+and demo (a run's model on a web page).
 Each command parses its options and calls one function. Heavy imports (torch) happen
 inside the commands, so that `--help` and shell completion stay fast.
 """
@@ -667,6 +668,28 @@ def reproduce_run(
         typer.echo(f"not reproduced: {len(differing)} of {len(rows)} figures differ ({new.name})")
         raise typer.Exit(1)
     typer.echo(f"reproduced: all {len(rows)} validation figures {promise} ({new.name})")
+
+
+@app.command()
+def demo(
+    run: Annotated[str, typer.Argument(help="Run id, path, or 'latest'.")] = "latest",
+    host: Annotated[
+        str, typer.Option(help="Address to serve on; 0.0.0.0 opens the page to the network.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 7860,
+) -> None:
+    """Try a run's model in the browser: upload or pick an image, see each class's probability.
+
+    The page runs `infer`'s code and names the run and its commit; Ctrl-C stops it. Needs
+    Gradio, the project's optional `demo` extra (the command says how to install it).
+    """
+    from .demo import import_gradio, serve
+
+    with user_errors():
+        import_gradio()  # before loading the model: a missing extra is the first thing said
+        run_dir = find_run(run)
+        typer.echo(f"serving {run_dir.name} on http://{host}:{port} (Ctrl-C stops it)")
+        serve(run_dir, host, port)
 
 
 @app.command()

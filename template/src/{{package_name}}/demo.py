@@ -1,0 +1,145 @@
+"""A web page to try a run's model: upload or pick an image, see its class probabilities.
+
+`demo RUN` serves it on this machine alone (127.0.0.1) unless told otherwise. Each image
+goes through infer.predict, read, resized and normalised exactly as `infer` does it, so
+the page and the command agree; the classes and the image shape come from the run's
+dataset (its DatasetInfo), so the page fits every model and dataset of the project. The
+header names the run and its commit: a screenshot of the page says what it shows.
+Gradio is an optional extra (pip install --editable '.[demo]'), imported here alone:
+no other command pays for its import.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from .config import Config, from_yaml
+from .data import load_split
+from .datasets import DatasetInfo, info
+from .errors import InvalidInputError, MissingExtraError, MissingInputError
+from .evaluate import load_model
+from .history import summary
+from .infer import predict
+
+if TYPE_CHECKING:
+    import gradio
+
+TOP_CLASSES = 5  # probability bars on the page
+
+
+@dataclass(frozen=True)
+class Demo:
+    """A run's model, loaded once, and what the page says about the run."""
+
+    run_dir: Path
+    config: Config
+    info: DatasetInfo
+    model: torch.nn.Module
+    commit: str  # as the runs table shows it: 8 hex digits, '*' for uncommitted changes
+
+
+def load(run_dir: Path) -> Demo:
+    """The run's best weights on the CPU (one image at a time needs no GPU)."""
+    config = from_yaml(run_dir / "config.yaml")
+    recorded = (run_dir / "manifest.json").is_file() and summary(run_dir)["commit"]
+    return Demo(
+        run_dir,
+        config,
+        info(config.data),
+        load_model(run_dir, config=config),
+        recorded or "not recorded",
+    )
+
+
+def classify(demo: Demo, image: Path) -> tuple[dict[str, float], str]:
+    """Every class's probability for the image file, and the predicted class: what `infer`
+    writes for it."""
+    record = predict(demo.model, demo.info, [Path(image)])[0]
+    return {name: record[f"p_{name}"] for name in demo.info.classes}, record["prediction"]
+
+
+def header(demo: Demo) -> str:
+    """Which run answers, at which commit, and what it expects (Markdown)."""
+    channels = {1: "grayscale", 3: "RGB"}.get(demo.info.channels, f"{demo.info.channels}-channel")
+    return (
+        f"Run **{demo.run_dir.name}**, commit `{demo.commit}`: model `{demo.config.model.name}` "
+        f"on `{demo.config.data.name}`, {len(demo.info.classes)} classes. Images are "
+        f"read as {demo.info.size}x{demo.info.size} {channels}, as `infer` reads them."
+    )
+
+
+def examples(demo: Demo) -> tuple[list[np.ndarray], list[str]]:
+    """One test image per class from the run's preprocessed data, and its true class.
+
+    None when the data is not on this machine: uploads still work.
+    """
+    try:
+        images, labels = load_split(demo.config.data, "test")
+    except MissingInputError:
+        return [], []
+    classes, first = np.unique(labels, return_index=True)  # each class's first image
+    return (
+        [images[index] for index in first],
+        [f"{demo.info.classes[c]} (test image {i})" for c, i in zip(classes, first, strict=True)],
+    )
+
+
+def build(run_dir: Path) -> "gradio.Blocks":
+    """The page: an image in; the predicted class and the top classes' probabilities out."""
+    gr = import_gradio()
+    demo = load(run_dir)
+    pictures, captions = examples(demo)
+
+    def answer(image: str | None) -> dict[str, float]:
+        if image is None:
+            raise gr.Error("Upload an image, or pick one of the examples, first.")
+        return classify(demo, Path(image))[0]  # the Label shows the most probable as its title
+
+    return gr.Interface(
+        answer,
+        # The uploaded file itself reaches infer, unconverted; examples are saved as PNG,
+        # losslessly.
+        inputs=gr.Image(
+            type="filepath",
+            image_mode=None,
+            format="png",
+            height=320,
+            label="Image",
+            elem_id="image",
+        ),
+        outputs=gr.Label(num_top_classes=TOP_CLASSES, label="Prediction", elem_id="prediction"),
+        examples=pictures or None,
+        example_labels=captions or None,
+        title=f"{__package__} demo",
+        description=header(demo),
+        flagging_mode="never",
+        analytics_enabled=False,
+    )
+
+
+def serve(run_dir: Path, host: str = "127.0.0.1", port: int = 7860) -> None:
+    """Serve the page until Ctrl-C; 127.0.0.1 keeps it to this machine."""
+    page = build(run_dir)
+    try:
+        page.launch(server_name=host, server_port=port, share=False, quiet=True)
+    except OSError as error:  # Gradio's word for a port in use or an address not ours
+        raise InvalidInputError(
+            f"cannot serve on {host}:{port}: the port is taken or the address is not this "
+            f"machine's; pick another --port or --host ({error})"
+        ) from None
+
+
+def import_gradio():
+    """Gradio, with its usage reports off, or an error that says how to install it."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    try:
+        import gradio
+    except ImportError:
+        raise MissingExtraError(
+            "the demo needs Gradio: pip install --editable '.[demo]'"
+        ) from None
+    return gradio
