@@ -13,6 +13,9 @@ step() { echo "setup [$1/4] $2" >&2; }
 
 missing=""
 for tool in git make; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
+# The generated projects' browser test drives Debian's Chromium at these paths.
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
+[ -x /usr/bin/chromedriver ] || missing="$missing chromium-driver"
 if [ -n "$missing" ]; then
     step 0 "installing$missing with apt-get"
     apt-get update -qq && apt-get install -y -qq $missing >/dev/null
