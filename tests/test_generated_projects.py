@@ -10,6 +10,7 @@ its own that sees this environment's packages through a `.pth` file: the shared 
 environment never holds a generated project, and `pip check` stays clean.
 """
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -34,13 +35,20 @@ REPRESENTATIVE = {
     },
 }
 SHARED_SITE_PACKAGES = sysconfig.get_paths()["purelib"]
+# Files the generated suites write for people to look at (the demo's browser screenshot),
+# one folder per project; git ignores it.
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
-def run(*command: str, cwd: Path, env_bin: Path) -> str:
+def run(*command: str, cwd: Path, env_bin: Path, extra_env: dict[str, str] | None = None) -> str:
     """Run `command` as a user of the generated project would, with its environment first."""
     home = cwd.parent / "home"
     home.mkdir(exist_ok=True)
-    env = {"PATH": f"{env_bin}:/usr/local/bin:/usr/bin:/bin", "HOME": str(home)}
+    env = {
+        "PATH": f"{env_bin}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        **(extra_env or {}),
+    }
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
     assert result.returncode == 0, f"{' '.join(command)}\n{result.stdout}\n{result.stderr}"
     return result.stdout
@@ -65,7 +73,7 @@ def isolated_environment(directory: Path) -> Path:
 
 def generate_and_install(tmp_path: Path, name: str) -> tuple[Path, Path]:
     """Generate project `name` and install it into its own environment; (project, bin/)."""
-    package = f"gen_{name.replace('-', '_')}"
+    package = package_of(name)
     data = {"project_name": f"Generated {name}", "package_name": package, **REPRESENTATIVE[name]}
     project = new_project(tmp_path / name, data=data, defaults=True).path
     env_bin = isolated_environment(tmp_path / "env")
@@ -75,13 +83,19 @@ def generate_and_install(tmp_path: Path, name: str) -> tuple[Path, Path]:
     return project, env_bin
 
 
+def package_of(name: str) -> str:
+    return f"gen_{name.replace('-', '_')}"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(REPRESENTATIVE))
 def test_generated_project_passes_lint_tests_and_smoke(tmp_path: Path, name: str) -> None:
     project, env_bin = generate_and_install(tmp_path, name)
     python = f"PYTHON={env_bin / 'python'}"
     run("make", "lint", python, cwd=project, env_bin=env_bin)
-    output = run("make", "test", python, cwd=project, env_bin=env_bin)
+    shutil.rmtree(ARTIFACTS / name, ignore_errors=True)
+    artifacts = {f"{package_of(name).upper()}_TEST_ARTIFACTS": str(ARTIFACTS / name)}
+    output = run("make", "test", python, cwd=project, env_bin=env_bin, extra_env=artifacts)
     assert " passed" in output and "skipped" not in output, output
     run("make", "smoke", python, cwd=project, env_bin=env_bin)
     assert run("git", "status", "--porcelain", cwd=project, env_bin=env_bin) == "", (
