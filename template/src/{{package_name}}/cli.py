@@ -369,7 +369,8 @@ def sweep(
     """Search hyperparameters with Optuna: each trial is a training run (runs/<run-id>/).
 
     The study's table (results.csv, results.md) and plots (history.png, importances.png)
-    go to runs/sweeps/STUDY/. Needs the [sweep] extra: pip install '.[sweep]'.
+    go to runs/sweeps/STUDY/. Needs Optuna, the optional `sweep` extra (the command says
+    how to install it).
     """
     from . import sweep as sweeps
     from .config import load_config
