@@ -97,6 +97,8 @@ def test_generated_project_passes_lint_tests_and_smoke(tmp_path: Path, name: str
     artifacts = {f"{package_of(name).upper()}_TEST_ARTIFACTS": str(ARTIFACTS / name)}
     output = run("make", "test", python, cwd=project, env_bin=env_bin, extra_env=artifacts)
     assert " passed" in output and "skipped" not in output, output
+    screenshot = ARTIFACTS / name / "demo.png"  # the browser test ran, in Chromium
+    assert screenshot.read_bytes().startswith(b"\x89PNG"), screenshot
     run("make", "smoke", python, cwd=project, env_bin=env_bin)
     assert run("git", "status", "--porcelain", cwd=project, env_bin=env_bin) == "", (
         "running it dirtied the tree"
