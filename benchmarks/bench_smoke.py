@@ -6,8 +6,8 @@ Generates a default project from the working tree's template, installs it into a
 throwaway environment that uses this one's packages (this environment is left as it was),
 and measures, as fresh processes: `make smoke` (download -> preprocess -> train -> eval ->
 infer in one process), the same five stages as five processes, the generated test suite
-(`make test`) and its fast subset (`-m "not slow"`), and the peak RSS of the whole smoke
-loop. The baseline, measured in the same run, is `python -c "import torch"`: the floor
+(`make test`) and its fast subset (`make test-fast`, `-m "not slow"`), both with one test
+process per core (pytest-xdist), and the peak RSS of the whole smoke loop. The baseline, measured in the same run, is `python -c "import torch"`: the floor
 every torch-using process pays on this machine. Goals, as ratios to that baseline: smoke
 loop <= 3x (moonshot 2x), test suite <= 20x, fast subset <= 5x; smoke peak RSS <= 512 MiB.
 """
@@ -101,14 +101,14 @@ def main() -> None:
         clean()
         rss = peak_rss_mib([*cli, "smoke"], project)
         tests = wall([*make, "test"], project)
-        fast = wall([str(env_python), "-m", "pytest", "-q", "-m", "not slow"], project)
+        fast = wall([*make, "test-fast"], project)
 
     rows = [
         ("python -c 'import torch' (baseline)", torch_import, "s", None),
         ("make smoke (one process)", smoke, "s", 3.0),
         ("the 5 stages as 5 processes", separate, "s", None),
         ("make test (generated suite)", tests, "s", 20.0),
-        ("pytest -m 'not slow' (fast subset)", fast, "s", 5.0),
+        ("make test-fast (fast subset)", fast, "s", 5.0),
         ("make smoke peak RSS", rss, "MiB", None),
     ]
     print(f"medians over {runs} runs, {os.cpu_count()} CPUs\n")
