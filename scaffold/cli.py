@@ -380,7 +380,12 @@ def image_run(
 
 @image_app.command("push")
 def image_push(
-    registry: Annotated[str, typer.Argument(help="Where to push: host[:port][/namespace].")],
+    registry: Annotated[
+        str,
+        typer.Argument(
+            help="Where to push: a registry host, its port and namespace if any (ghcr.io/me)."
+        ),
+    ],
     path: ImageRepo = Path("."),
     allow_dirty: AllowDirty = False,
 ) -> None:

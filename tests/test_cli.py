@@ -4,8 +4,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from scaffold import __version__, template_history
@@ -21,12 +23,33 @@ def test_help_lists_the_commands() -> None:
     assert {"new", "update", "doctor"} <= listed, result.output
 
 
-def test_every_command_has_help() -> None:
-    for command in app.registered_commands:
-        name = command.name or command.callback.__name__
-        result = runner.invoke(app, [name, "--help"])
-        assert result.exit_code == 0, result.output
+def _command_paths(group: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command's words on the command line, subcommands (`image push`) included."""
+    paths = []
+    for name, command in group.commands.items():
+        paths.append((*path, name))
+        if hasattr(command, "commands"):  # a group: `scaffold image`
+            paths += _command_paths(command, (*path, name))
+    return paths
+
+
+def test_every_command_and_subcommand_has_help_that_shows_all_its_text() -> None:
+    root = typer.main.get_command(app)
+    paths = _command_paths(root)
+    assert ("image", "push") in paths
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"])
+        assert result.exit_code == 0, f"{' '.join(path)} --help:\n{result.output}"
         assert "Usage" in result.output
+        command = root
+        for name in path:
+            command = command.commands[name]
+        # Rich markup takes [words] for styles: it drops them, or fails on [/words].
+        texts = [
+            command.help or "",
+            *(getattr(param, "help", "") or "" for param in command.params),
+        ]
+        assert not any("[" in text for text in texts), f"{' '.join(path)}: a [ in its help"
 
 
 def test_version_shows_the_package_and_the_template_versions() -> None:
