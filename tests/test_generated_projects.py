@@ -23,6 +23,7 @@ from scaffold.generation import new_project
 REPRESENTATIVE = {
     "default": {},
     "cpu-mlflow-apache": {
+        "description": 'Sorts [clothes] & "shoes": ünïcode, 100% {tested}',
         "cuda_version": "none",
         "tracker": "mlflow",
         "license": "Apache-2.0",

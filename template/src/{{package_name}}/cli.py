@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from .sweep import TrialRun
 
 app = typer.Typer(
-    help=metadata(__package__.replace("_", "-"))["Summary"],
+    # The description is the user's own text: brackets in it are not rich markup.
+    help=metadata(__package__.replace("_", "-"))["Summary"].replace("[", "\\["),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -187,7 +188,8 @@ def train(
 ) -> None:
     """Train a model; everything the run writes goes to runs/<run-id>/.
 
-    SIGTERM or Ctrl-C stops it with a checkpoint (exit code 75 or 130): --resume continues.
+    SIGTERM or Ctrl-C stops it with a checkpoint (exit code 75 or 130);
+    --resume continues it.
     """
     train_run(overrides, experiment, smoke, resume, allow_dirty, run_id=run_id, note=note)
 
@@ -368,9 +370,9 @@ def sweep(
 ) -> None:
     """Search hyperparameters with Optuna: each trial is a training run (runs/<run-id>/).
 
-    The study's table (results.csv, results.md) and plots (history.png, importances.png)
-    go to runs/sweeps/STUDY/. Needs Optuna, the optional `sweep` extra (the command says
-    how to install it).
+    The study's table (results.csv, results.md) and plots (history.png,
+    importances.png) go to runs/sweeps/STUDY/. Needs Optuna, the optional
+    `sweep` extra (the command says how to install it).
     """
     from . import sweep as sweeps
     from .config import load_config
@@ -645,9 +647,10 @@ def reproduce_run(
 ) -> None:
     """Rerun a run from its record, in a separate worktree, and compare its figures.
 
-    The worktree holds the run's commit, its dirty.patch and untracked files; the new run's
-    validation figures must be identical for a CPU run with deterministic=true, within 0.01
-    otherwise. Drift in the environment and the data since the run is reported first.
+    The worktree holds the run's commit, its dirty.patch and untracked files;
+    the new run's validation figures must be identical for a CPU run with
+    deterministic=true, within 0.01 otherwise. Drift in the environment and the
+    data since the run is reported first.
     """
     from . import runs
     from .reproduce import drift, reproduce, training_command
@@ -681,8 +684,9 @@ def demo(
 ) -> None:
     """Try a run's model in the browser: upload or pick an image, see each class's probability.
 
-    The page runs `infer`'s code and names the run and its commit; Ctrl-C stops it. Needs
-    Gradio, the project's optional `demo` extra (the command says how to install it).
+    The page runs `infer`'s code and names the run and its commit; Ctrl-C stops
+    it. Needs Gradio, the project's optional `demo` extra (the command says how
+    to install it).
     """
     from .demo import import_gradio, serve
 
