@@ -5,7 +5,8 @@ json://host/path, ...; https://github.com/caronc/apprise/wiki): in <PACKAGE>_NOT
 (space-separated), or, when that is unset, one per line in the user's config file
 ~/.config/<package>/notify (under $XDG_CONFIG_HOME if set). The setting belongs to the
 user, not the repository, and is never committed; an empty <PACKAGE>_NOTIFY turns the file
-off for one shell or job. Sending needs the optional extra: pip install '.[notify]'.
+off for one shell or job. Sending needs the optional extra:
+pip install --editable '.[notify]'.
 
 A notification can never harm the run: it is sent from a background thread that the run
 waits for at most SEND_TIMEOUT seconds, and any failure is a warning on stderr.
@@ -59,12 +60,14 @@ def _send(urls: str, title: str, body: str, level: str, outcome: list[str]) -> N
     try:
         import apprise
     except ImportError:
-        outcome.append("apprise is not installed: pip install '.[notify]'")
+        outcome.append("apprise is not installed: pip install --editable '.[notify]'")
         return
     try:
         sender = apprise.Apprise()
-        if not sender.add(urls):
-            outcome.append(f"no usable apprise URL in {urls!r}")
+        for url in urls.split():  # one at a time: a bad URL must not silence the good ones
+            if not sender.add(url):
+                outcome.append(f"apprise does not understand the URL {_masked(url)}; skipped it")
+        if len(sender) == 0:
             return
         kind = {
             "success": apprise.NotifyType.SUCCESS,
@@ -72,6 +75,12 @@ def _send(urls: str, title: str, body: str, level: str, outcome: list[str]) -> N
             "failure": apprise.NotifyType.FAILURE,
         }[level]
         if not sender.notify(title=title, body=body, notify_type=kind):
-            outcome.append("the service did not accept it (see apprise's log)")
+            outcome.append("a service did not accept it (see apprise's log)")
     except Exception as error:  # whatever goes wrong, the run goes on
         outcome.append(f"{type(error).__name__}: {error}")
+
+
+def _masked(url: str) -> str:
+    """The URL's scheme only: the rest may hold a password or a token, not for a log."""
+    scheme, separator, _ = url.partition("://")
+    return f"{scheme}://..." if separator else "without a scheme (such as ntfy://)"
