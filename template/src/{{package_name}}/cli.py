@@ -324,6 +324,8 @@ def train_run(
         if context.is_main:
             record.finish("completed", result=result)
             summary = f"step {result['step']}, best val loss {result['best_val_loss']:.4f}"
+            if "val_accuracy" in result:
+                summary += f", final val accuracy {result['val_accuracy']:.4f}"
             typer.echo(f"done: {summary}")
             tell(run_dir, "completed", summary)
         return run_dir, result

@@ -15,7 +15,7 @@ No trial is silently lost: one that crashes is marked FAIL and the sweep goes on
 is preempted (SIGTERM) is marked FAIL and queued again with the same parameters; one whose
 process was killed outright stays RUNNING until its worker starts again (a requeued Slurm
 array task), which marks it FAIL and queues it again. Optuna is an optional dependency:
-`pip install '.[sweep]'`.
+`pip install --editable '.[sweep]'`.
 """
 
 import csv
