@@ -200,7 +200,9 @@ def test_bad_answers_are_refused(
         ("Deep-Learning: v2!", "deep_learning_v2"),
         ("3D Vision", "d_vision"),
         ("Test", "test_project"),
-        ("Ünïcode 🚀", "n_code"),
+        ("Ünïcode 🚀", "unicode"),
+        ("Çà Prøject Łódź Straße", "ca_project_lodz_strasse"),
+        ("Модель", "project"),
         ("🚀", "project"),
     ],
 )
