@@ -690,13 +690,15 @@ def demo(
     it. Needs Gradio, the project's optional `demo` extra (the command says how
     to install it).
     """
-    from .demo import import_gradio, serve
+    from .demo import build, import_gradio, start
 
     with user_errors():
         import_gradio()  # before loading the model: a missing extra is the first thing said
         run_dir = find_run(run)
-        typer.echo(f"serving {run_dir.name} on http://{host}:{port} (Ctrl-C stops it)")
-        serve(run_dir, host, port)
+        page = build(run_dir)
+        start(page, host, port)
+    typer.echo(f"serving {run_dir.name} on http://{host}:{port} (Ctrl-C stops it)")
+    page.block_thread()
 
 
 @app.command()

@@ -121,11 +121,16 @@ def build(run_dir: Path) -> "gradio.Blocks":
     )
 
 
-def serve(run_dir: Path, host: str = "127.0.0.1", port: int = 7860) -> None:
-    """Serve the page until Ctrl-C; 127.0.0.1 keeps it to this machine."""
-    page = build(run_dir)
+def start(page: "gradio.Blocks", host: str = "127.0.0.1", port: int = 7860) -> None:
+    """Start serving the page in the background; 127.0.0.1 keeps it to this machine.
+
+    The caller says where it is, then waits in page.block_thread() until Ctrl-C: the
+    address is announced only once the server listens there.
+    """
     try:
-        page.launch(server_name=host, server_port=port, share=False, quiet=True)
+        page.launch(
+            server_name=host, server_port=port, share=False, quiet=True, prevent_thread_lock=True
+        )
     except OSError as error:  # Gradio's word for a port in use or an address not ours
         raise InvalidInputError(
             f"cannot serve on {host}:{port}: the port is taken or the address is not this "

@@ -150,8 +150,9 @@ def load_model(
         state = saved["model"]
     else:
         raise MissingInputError(
-            f"{run_dir.name} has no weights yet (no model.pt, no checkpoint): resume it with "
-            f"`train --resume {run_dir.name}`, or pick another run"
+            f"{run_dir.name} has no weights (no model.pt, no checkpoint): it stopped before "
+            f"its first checkpoint, or has just begun. Pick another run (`runs` lists them), "
+            f"or train it again with `rerun {run_dir.name}`"
         )
     model.load_state_dict(state)
     return model.to(device).eval()
