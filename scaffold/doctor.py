@@ -248,9 +248,20 @@ CHECKS: list[Callable[[Path], Finding]] = [
 def diagnose(path: Path) -> list[Finding]:
     """Run every check on the repo holding `path`; a check that cannot run is a failure."""
     try:
-        project = git.repo_root(path) or path.resolve()
+        root = git.repo_root(path)
     except ScaffoldError as error:  # e.g. git is not installed
         return [Finding("git", False, str(error))]
+    project = root or path.resolve()
+    if root is None and not (project / template_history.ANSWERS_FILE).is_file():
+        return [
+            Finding(
+                "project",
+                False,
+                f"{project} is not a generated repo (no git repository, no "
+                f"{template_history.ANSWERS_FILE}): cd into one, or make one with "
+                "`scaffold new`.",
+            )
+        ]
     findings = []
     for check in CHECKS:
         name = check.__name__.removeprefix("check_")

@@ -20,6 +20,8 @@ from typing import Any
 
 LOCK_FILE = "conda-lock.yml"
 ENVIRONMENT_FILE = "environment.yml"
+# Where the channels cannot be reached, a local mirror (a conda channel on disk) can.
+OFFLINE_HINT = " (offline: `scaffold lock --channel file:///path/to/mirror`)"
 DEV_ENVIRONMENT_FILE = "environment-dev.yml"
 VIRTUAL_PACKAGES_FILE = "virtual-packages.yml"
 INPUT_FILES = (ENVIRONMENT_FILE, DEV_ENVIRONMENT_FILE, VIRTUAL_PACKAGES_FILE)
@@ -78,7 +80,7 @@ class Freshness:
 
     def describe(self) -> str:
         if not self.present:
-            return f"no {LOCK_FILE}: run `scaffold lock`."
+            return f"no {LOCK_FILE}: run `scaffold lock`{OFFLINE_HINT}."
         problems = []
         if self.stale_platforms:
             problems.append(
@@ -88,7 +90,7 @@ class Freshness:
             problems.append(f"{', '.join(self.missing_platforms)}: not locked")
         if not problems:
             return f"{LOCK_FILE} matches the environment files."
-        return f"{LOCK_FILE} is stale ({'; '.join(problems)}): run `scaffold lock`."
+        return f"{LOCK_FILE} is stale ({'; '.join(problems)}): run `scaffold lock`{OFFLINE_HINT}."
 
 
 def check_freshness(project: Path, platforms: list[str] | None = None) -> Freshness:

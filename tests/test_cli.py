@@ -165,6 +165,13 @@ def test_doctor_without_git_says_so_in_one_line(
     assert result.stdout.strip() == "FAIL git: git is not installed: install it and try again."
 
 
+def test_doctor_outside_any_project_says_where_to_run_it(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["doctor", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"FAIL project: {tmp_path.resolve()} is not a generated repo")
+    assert "cd into one" in result.output and len(result.output.splitlines()) == 1
+
+
 def test_doctor_finds_the_repo_from_a_subdirectory(tmp_path: Path) -> None:
     project = tmp_path / "p"
     assert runner.invoke(app, ["new", str(project), "--defaults"]).exit_code == 0

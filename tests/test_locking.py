@@ -136,7 +136,10 @@ def test_freshness_follows_every_input(project: Path) -> None:
         (project / name).write_text(original + "# an edit\n")
         freshness = lockfile.check_freshness(project)
         assert freshness.stale_platforms == ["linux-64", "osx-arm64"], name
-        assert "run `scaffold lock`" in freshness.describe()
+        assert (
+            "run `scaffold lock` (offline: `scaffold lock --channel file:///"
+            in freshness.describe()
+        )
         (project / name).write_text(original)
     assert lockfile.check_freshness(project).fresh
     check = runner.invoke(app, ["lock", str(project / "src"), "--check"])
