@@ -379,16 +379,32 @@ def sweep(
     from . import sweep as sweeps
     from .config import load_config
     from .data import verify
+    from .errors import MissingInputError
 
     with user_errors():
-        settings = sweeps.load_sweep(experiment_path(name) or name)
+        sweep_file = sweeps.sweep_path(experiment_path(name) or name)
+        settings = sweeps.load_sweep(str(sweep_file))
         # The smoke checks test the code; a sweep tries bad values on purpose.
         fixed = ["smoke_checks.enabled=false", *settings.overrides, *(overrides or [])]
         experiment = experiment_path(settings.experiment)
-        for key, parameter in settings.params.items():  # a typo fails now, not in trial 0
+        load_config(experiment, smoke, overrides)  # a typo fails now, not in trial 0
+        for key, parameter in settings.params.items():
             first = parameter.choices[0] if parameter.choices else parameter.low
-            config = load_config(experiment, smoke, [*fixed, f"{key}={first}"])
-        verify(config.data)  # missing data would fail every trial the same way
+            config = load_config(
+                experiment, smoke, [*fixed, f"{key}={first}"], overrides_from=str(sweep_file)
+            )
+        try:
+            verify(config.data)  # missing data would fail every trial the same way
+        except MissingInputError:
+            flags = [f"--experiment {settings.experiment}"] * bool(settings.experiment)
+            flags += ["--smoke"] * smoke
+            download, preprocess = (
+                " ".join([stage, *flags]) for stage in ("download", "preprocess")
+            )
+            raise MissingInputError(
+                f"the sweep's data is not prepared in {config.data.root}: "
+                f"run `{download}` and `{preprocess}` first"
+            ) from None
         study_name = study or Path(name).stem + ("-smoke" if smoke else "")
         folder = Path(config.runs_dir) / "sweeps" / study_name
         finished = sweeps.run_sweep(
@@ -405,6 +421,15 @@ def sweep(
     if not sweeps.finished_trials(finished):
         typer.echo("error: every trial failed: their runs' manifest.json say why", err=True)
         raise typer.Exit(1)
+    best = finished.best_trial
+    typer.echo(
+        f"best: trial {best.number}, val {settings.metric} {best.value:.4g}, "
+        f"run {best.user_attrs.get('run', '?')}: "
+        + " ".join(
+            f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
+            for key, value in best.params.items()
+        )
+    )
 
 
 Checkpoint = Annotated[

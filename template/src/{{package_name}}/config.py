@@ -115,11 +115,13 @@ def load_config(
     smoke: bool = False,
     overrides: list[str] | None = None,
     check_model: bool = True,
+    overrides_from: str = "command line",
 ) -> Config:
     """Merge base.yaml, the experiment file, smoke.yaml and `key=value` overrides, in order.
 
     `check_model=False` takes the model settings as written, without importing the model's
-    module (and torch): for the data stages, which do not build a model.
+    module (and torch): for the data stages, which do not build a model. `overrides_from`
+    is where errors say the overrides were written.
     """
     paths = [CONFIG_DIR / "base.yaml"]
     if experiment:
@@ -134,8 +136,10 @@ def load_config(
     if overrides:
         malformed = [item for item in overrides if "=" not in item]
         if malformed:
-            raise ConfigError(f"overrides must be key=value (e.g. train.lr=3e-4): {malformed}")
-        layers.append(("command line", OmegaConf.from_dotlist(overrides)))
+            raise ConfigError(
+                f"{overrides_from}: overrides must be key=value (e.g. train.lr=3e-4): {malformed}"
+            )
+        layers.append((overrides_from, OmegaConf.from_dotlist(overrides)))
     merged = _schema(*(layer for _, layer in layers), check_model=check_model)
     for source, layer in layers:
         merged = _merge(merged, layer, source)

@@ -95,9 +95,14 @@ class TrialRun:
             raise Pruned(f"pruned at step {step}: val {self.metric} {value:.4f} trails")
 
 
+def sweep_path(name: str) -> Path:
+    """configs/sweep/NAME.yaml, or `name` itself when it is a path to a YAML file."""
+    return Path(name) if Path(name).suffix in {".yaml", ".yml"} else SWEEP_DIR / f"{name}.yaml"
+
+
 def load_sweep(name: str) -> SweepConfig:
     """configs/sweep/NAME.yaml (or a path to a YAML file), validated."""
-    path = Path(name) if Path(name).suffix in {".yaml", ".yml"} else SWEEP_DIR / f"{name}.yaml"
+    path = sweep_path(name)
     if not path.is_file():
         known = sorted(p.stem for p in SWEEP_DIR.glob("*.yaml"))
         raise MissingInputError(f"{path}: no such sweep file (known: {', '.join(known)})")
