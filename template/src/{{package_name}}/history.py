@@ -7,6 +7,7 @@ that the row does not show, so a thousand runs list in well under a second; the 
 config.yaml is read only to filter on a config key (`--where`).
 """
 
+import difflib
 import json
 import math
 from datetime import datetime
@@ -104,9 +105,12 @@ def select(
     experiment: str | None = None,
     where: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The rows whose status, experiment name and resolved config match every filter given."""
+    """The rows whose status, experiment name and resolved config match every filter given.
+
+    A --where key that none of the runs' configs has is a mistake, not an empty answer.
+    """
     conditions = [_condition(item) for item in where or []]
-    kept = []
+    kept, keys_seen, configs_read = [], set(), 0
     for row in rows:
         if status and row["status"] != status:
             continue
@@ -114,9 +118,16 @@ def select(
             continue
         if conditions:
             config = flat_config(runs_dir / row["id"] / "config.yaml")
+            keys_seen.update(config)
+            configs_read += bool(config)
             if not all(key in config and _same(config[key], want) for key, want in conditions):
                 continue
         kept.append(row)
+    unknown = [key for key, _ in conditions if key not in keys_seen]
+    if configs_read and unknown:
+        close = difflib.get_close_matches(unknown[0], keys_seen, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise InvalidInputError(f"--where {unknown[0]}: no run's config has this key{hint}")
     return kept
 
 
