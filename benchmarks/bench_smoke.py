@@ -7,8 +7,9 @@ throwaway environment that uses this one's packages (this environment is left as
 and measures, as fresh processes: `make smoke` (download -> preprocess -> train -> eval ->
 infer in one process), the same five stages as five processes, the generated test suite
 (`make test`) and its fast subset (`make test-fast`, `-m "not slow"`), both with one test
-process per core (pytest-xdist), and the peak RSS of the whole smoke loop. The baseline, measured in the same run, is `python -c "import torch"`: the floor
-every torch-using process pays on this machine. Goals, as ratios to that baseline: smoke
+process per core (pytest-xdist), and the peak RSS of the whole smoke loop. The baseline,
+measured in the same run, is `python -c "import torch"`: the floor every torch-using
+process pays on this machine. Goals, as ratios to that baseline: smoke
 loop <= 3x (moonshot 2x), test suite <= 20x, fast subset <= 5x; smoke peak RSS <= 512 MiB.
 """
 
