@@ -10,6 +10,9 @@ config.yaml is read only to filter on a config key (`--where`).
 import difflib
 import json
 import math
+import os
+import platform
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,9 @@ COLUMNS = (
     "test_accuracy",
     "note",
 )
+# How a run's last attempt ended, as its manifest says; "died" is the table's own word for
+# a run still marked running whose process is gone.
+STATUSES = ("running", "completed", "failed", "interrupted", "pruned", "died")
 TAIL_BYTES = 8192  # the end of metrics.jsonl: its last validation record is in there
 
 
@@ -56,13 +62,27 @@ def summary(run_dir: Path) -> dict[str, Any]:
         "start": first.get("started_at"),
         "commit": f"{commit}{'*' if dirty else ''}" if commit else None,
         "experiment": describe_command(first.get("command") or []),
-        "status": last.get("status"),
+        "status": "died" if _died(last) else last.get("status"),
         "duration": sum(_seconds(a) for a in attempts) if "ended_at" in last else None,
         "val_loss": val.get("val/loss"),
         "val_accuracy": val.get("val/accuracy"),
         "test_accuracy": test.get("accuracy") if test.get("split") == "test" else None,
         "note": notes[-1] if notes else None,
     }
+
+
+def _died(attempt: dict[str, Any]) -> bool:
+    """A run recorded as running whose process on this host is gone: killed (kill -9, out
+    of memory), or its machine crashed. Runs of other hosts cannot be checked from here."""
+    if attempt.get("status") != "running" or attempt.get("host") != platform.node():
+        return False
+    try:
+        os.kill(attempt["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except (KeyError, TypeError, PermissionError):  # no pid recorded, or another user's
+        return False
+    return False
 
 
 def describe_command(command: list[str]) -> str:
@@ -109,6 +129,11 @@ def select(
 
     A --where key that none of the runs' configs has is a mistake, not an empty answer.
     """
+    if status and status not in STATUSES:
+        raise InvalidInputError(
+            f"--status {status}: no such status{_closest(status, STATUSES)} "
+            f"(statuses: {', '.join(STATUSES)})"
+        )
     conditions = [_condition(item) for item in where or []]
     kept, keys_seen, configs_read = [], set(), 0
     for row in rows:
@@ -125,10 +150,25 @@ def select(
         kept.append(row)
     unknown = [key for key, _ in conditions if key not in keys_seen]
     if configs_read and unknown:
-        close = difflib.get_close_matches(unknown[0], keys_seen, n=1)
-        hint = f"; did you mean {close[0]}?" if close else ""
-        raise InvalidInputError(f"--where {unknown[0]}: no run's config has this key{hint}")
+        key = unknown[0]
+        if any(seen.startswith(f"{key}.") for seen in keys_seen):
+            raise InvalidInputError(f"--where {key}: a section, not a key (e.g. {key}.NAME=...)")
+        hint = _closest(key, keys_seen).replace("?", "")
+        raise InvalidInputError(f"--where {key}: no run's config has this key{hint}")
+    if experiment and rows and not kept:
+        known = {row["experiment"].split()[0] for row in rows}
+        if experiment not in known:
+            raise InvalidInputError(
+                f"--experiment {experiment}: no run has it{_closest(experiment, known)} "
+                f"(experiments run: {', '.join(sorted(known))})"
+            )
     return kept
+
+
+def _closest(word: str, known: Iterable[str]) -> str:
+    """'; did you mean X?' for the known word closest to a typo, else nothing."""
+    close = difflib.get_close_matches(word, list(known), n=1)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def sort(rows: list[dict[str, Any]], key: str, reverse: bool = False) -> list[dict[str, Any]]:
@@ -183,7 +223,7 @@ def _cell(column: str, value: Any) -> str:
         )
     if isinstance(value, float):
         return f"{value:.4f}"
-    return str(value)
+    return " ".join(str(value).split())  # a note's line breaks and tabs would break the row
 
 
 def _condition(item: str) -> tuple[str, str]:
@@ -194,7 +234,10 @@ def _condition(item: str) -> tuple[str, str]:
 
 
 def _same(actual: Any, wanted: str) -> bool:
-    """Whether a config value is the one typed: 3e-3 matches 0.003, 'true' matches True."""
+    """Whether a config value is the one typed: 3e-3 matches 0.003, 'true' matches True,
+    'null' (as YAML and overrides write it) matches None."""
+    if actual is None:
+        return wanted.lower() in {"null", "none", "~"}
     if str(actual).lower() == wanted.lower():
         return True
     try:

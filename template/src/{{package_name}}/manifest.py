@@ -282,7 +282,15 @@ class Manifest:
         )
 
     def start(self, **fields: Any) -> None:
-        attempt = {"started_at": _now(), "status": "running", "argv": sys.argv, **fields}
+        # host and pid let the runs table tell a live run from one whose process was killed.
+        attempt = {
+            "started_at": _now(),
+            "status": "running",
+            "host": platform.node(),
+            "pid": os.getpid(),
+            "argv": sys.argv,
+            **fields,
+        }
         self.data["attempts"].append(attempt)
         self._write()
 
