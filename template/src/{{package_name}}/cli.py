@@ -662,8 +662,13 @@ def compare_runs(
         if len(runs) < 2:
             raise InvalidInputError("compare needs two runs or more, e.g. compare RUN_A latest")
         found = [find_run(reference) for reference in runs]
+        twice = sorted({run.name for run in found if found.count(run) > 1})
+        if twice:
+            raise InvalidInputError(f"compare needs different runs; given twice: {twice[0]}")
         suffixes = "-".join(label(run_dir) for run_dir in found)
         folder = from_caller(output) if output else run_dirs.runs_dir() / f"compare-{suffixes}"
+        if folder.exists() and not folder.is_dir():
+            raise InvalidInputError(f"--output {folder} is a file: name a folder for the report")
         typer.echo(compare(found, folder, diff))
     typer.echo(f"report: {folder / 'report.md'}")
 
@@ -707,7 +712,7 @@ def demo(
     host: Annotated[
         str, typer.Option(help="Address to serve on; 0.0.0.0 opens the page to the network.")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to serve on.")] = 7860,
+    port: Annotated[int, typer.Option(help="Port to serve on.", min=1, max=65535)] = 7860,
 ) -> None:
     """Try a run's model in the browser: upload or pick an image, see each class's probability.
 

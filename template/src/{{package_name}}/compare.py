@@ -210,9 +210,12 @@ def _short(text: str | None, length: int = 8) -> str | None:
 
 
 def _value(value: Any) -> str:
+    """A table cell: on one line, its | escaped, so that user text (notes) keeps the table."""
     if value is None:
         return "-"
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return " ".join(str(value).split()).replace("|", "\\|")
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
