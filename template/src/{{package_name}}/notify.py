@@ -35,6 +35,11 @@ def user_urls() -> str:
         lines = user_file().read_text(encoding="utf-8").splitlines()
     except OSError:  # no file: off
         return ""
+    if user_file().stat().st_mode & 0o077:  # as ssh does with keys: URLs hold secrets
+        print(
+            f"warning: {user_file()} holds tokens and others can read it: chmod 600 it",
+            file=sys.stderr,
+        )
     return " ".join(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
 
