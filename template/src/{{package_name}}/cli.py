@@ -305,8 +305,10 @@ def train_run(
             except Preempted as stop:
                 if context.is_main:
                     record.finish("interrupted", message=str(stop))
-                    typer.echo(f"{stop}; resume with --resume {run_dir.name}", err=True)
-                    tell(run_dir, "stopped", f"{stop}; resume with --resume {run_dir.name}")
+                    said = f"{stop}; resume with --resume {run_dir.name}"
+                    typer.echo(said, err=True)
+                    if trial is None:  # a sweep tells once, at its end
+                        tell("run", run_dir.name, "stopped", said)
                 raise typer.Exit(stop.exit_code) from None
             except KeyboardInterrupt:  # a second Ctrl-C, or one before training began
                 if context.is_main:
@@ -319,7 +321,8 @@ def train_run(
                 if context.is_main:
                     record.finish("failed", error=error)
                     runs.unmark_latest(run_dir, previous_latest)  # `latest` means usable
-                    tell(run_dir, "failed", f"{type(error).__name__}: {error}")
+                    if trial is None:
+                        tell("run", run_dir.name, "failed", f"{type(error).__name__}: {error}")
                 raise
         if context.is_main:
             record.finish("completed", result=result)
@@ -327,19 +330,20 @@ def train_run(
             if "val_accuracy" in result:
                 summary += f", final val accuracy {result['val_accuracy']:.4f}"
             typer.echo(f"done: {summary}")
-            tell(run_dir, "completed", summary)
+            if trial is None:
+                tell("run", run_dir.name, "completed", summary)
         return run_dir, result
     finally:
         distributed.teardown()
 
 
-def tell(run_dir: Path, outcome: str, detail: str) -> None:
-    """Notify the user that a run ended, when they asked to be ($<PACKAGE>_NOTIFY)."""
+def tell(what: str, name: str, outcome: str, detail: str) -> None:
+    """Notify the user that a run or a sweep ended, when they asked to be (notify.py)."""
     from .notify import notify
 
     notify(
-        f"{__package__}: run {outcome}",
-        f"{run_dir.name} {outcome} on {platform.node()}: {detail}",
+        f"{__package__}: {what} {outcome}",
+        f"{name} {outcome} on {platform.node()}: {detail}",
         level={"completed": "success", "stopped": "warning"}.get(outcome, "failure"),
     )
 
@@ -420,16 +424,19 @@ def sweep(
     typer.echo(f"study {study_name}: {len(finished.trials)} trials; results in {folder}")
     if not sweeps.finished_trials(finished):
         typer.echo("error: every trial failed: their runs' manifest.json say why", err=True)
+        tell("sweep", f"study {study_name}", "failed", "every trial failed")
         raise typer.Exit(1)
     best = finished.best_trial
-    typer.echo(
-        f"best: trial {best.number}, val {settings.metric} {best.value:.4g}, "
-        f"run {best.user_attrs.get('run', '?')}: "
-        + " ".join(
-            f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
-            for key, value in best.params.items()
-        )
+    values = " ".join(
+        f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
+        for key, value in best.params.items()
     )
+    said = (
+        f"best: trial {best.number}, val {settings.metric} {best.value:.4g}, "
+        f"run {best.user_attrs.get('run', '?')}: {values}"
+    )
+    typer.echo(said)
+    tell("sweep", f"study {study_name}", "completed", f"{len(finished.trials)} trials; {said}")
 
 
 Checkpoint = Annotated[
@@ -737,6 +744,10 @@ def smoke(overrides: Overrides = None) -> None:
     train, eval and infer, each stage reading what the one before wrote, exactly as the
     separate commands do (`make smoke` runs this). Overrides apply to every stage, e.g.
     `smoke model.name=mlp`."""
+    from .config import load_config
+
+    with user_errors():
+        load_config(smoke=True, overrides=overrides)  # a mistyped key stops it before download
     root = Path.cwd()  # the project's root (main() moved here), wherever smoke was typed
     download(overrides, smoke=True)
     preprocess(overrides, smoke=True)
