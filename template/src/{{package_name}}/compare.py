@@ -77,11 +77,10 @@ def code_section(run_dirs: list[Path], manifests: list[dict], full_diff: bool) -
         patch, untracked = run_dir / "dirty.patch", run_dir / "untracked.txt"
         changed = patch.read_text().count("\n+++ ") if patch.is_file() else 0
         added = len(untracked.read_text().splitlines()) if untracked.is_file() else 0
-        if changed or added:
-            lines.append(
-                f"{run_dir.name} ran on uncommitted changes: {changed} modified file(s) "
-                f"(dirty.patch), {added} untracked (untracked.txt, copies in untracked/).\n"
-            )
+        parts = [f"{changed} modified file(s) (dirty.patch)"] * bool(changed)
+        parts += [f"{added} untracked (untracked.txt, copies in untracked/)"] * bool(added)
+        if parts:
+            lines.append(f"{run_dir.name} ran on uncommitted changes: {', '.join(parts)}.\n")
         if full_diff and changed:
             lines.append(f"```diff\n{patch.read_text().rstrip()}\n```\n")
     if len(lines) == 1:
