@@ -72,6 +72,11 @@ def from_caller(path: Path) -> Path:
     return path if path.is_absolute() else CALLER_DIR / path
 
 
+def as_typed(path: Path) -> str:
+    """A path as the user can type it back: relative to the directory they typed in."""
+    return os.path.relpath(path.resolve(), CALLER_DIR)
+
+
 @app.callback()
 def main(
     context: typer.Context,
@@ -281,7 +286,7 @@ def train_run(
                 if config.model.init_from
                 else None,
             )
-            typer.echo(f"run {run_dir}")
+            typer.echo(f"run {as_typed(run_dir)}")
             if config.smoke:
                 classes = len(info(config.data).classes)
                 typer.echo(
@@ -289,7 +294,8 @@ def train_run(
                     "a few steps; it tests the code, not the method"
                 )
             if saved:
-                typer.echo(f"uncommitted changes: saved in {run_dir} ({', '.join(saved)})")
+                saved_in = as_typed(run_dir)
+                typer.echo(f"uncommitted changes: saved in {saved_in} ({', '.join(saved)})")
             if unpushed:
                 typer.echo(unpushed, err=True)
         with user_errors():  # a NaN loss is reported like any other user-fixable problem
@@ -550,7 +556,8 @@ def checkpoint_run(
     )
     record.finish("completed")
     runs.mark_latest(run_dir)
-    typer.echo(f"run {run_dir} (weights {described['source']}, sha256 {described['sha256'][:12]})")
+    sha256 = described["sha256"][:12]
+    typer.echo(f"run {as_typed(run_dir)} (weights {described['source']}, sha256 {sha256})")
     return run_dir
 
 
@@ -677,7 +684,7 @@ def compare_runs(
         if folder.exists() and not folder.is_dir():
             raise InvalidInputError(f"--output {folder} is a file: name a folder for the report")
         typer.echo(compare(found, folder, diff))
-    typer.echo(f"report: {folder / 'report.md'}")
+    typer.echo(f"report: {as_typed(folder / 'report.md')}")
 
 
 @app.command("reproduce")

@@ -130,6 +130,11 @@ def load_config(
         paths.append(CONFIG_DIR / "smoke.yaml")
     layers = []
     for path in paths:
+        if path == CONFIG_DIR / "base.yaml" and not path.is_file():
+            raise ConfigError(
+                f"{path}: no such config file: run the commands in the project (the folder "
+                "holding configs/) or in a folder below it"
+            )
         if not path.is_file():
             raise ConfigError(f"{path}: no such config file{_suggestion(path)}")
         layers.append((str(path), OmegaConf.load(path)))
