@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from .dataset import normalize
 from .datasets import DatasetInfo
-from .errors import MissingInputError
+from .errors import InvalidInputError, MissingInputError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 
@@ -63,6 +63,9 @@ def write(records: list[dict], output: Path) -> None:
 
 
 def _read(path: Path, info: DatasetInfo) -> np.ndarray:
-    with Image.open(path) as image:
-        image = image.convert("L" if info.channels == 1 else "RGB").resize((info.size,) * 2)
-        return np.asarray(image, dtype=np.uint8)
+    try:
+        with Image.open(path) as image:
+            image = image.convert("L" if info.channels == 1 else "RGB").resize((info.size,) * 2)
+            return np.asarray(image, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError) as error:  # not an image, or a truncated one
+        raise InvalidInputError(f"{path}: not an image that can be read ({error})") from None
