@@ -30,11 +30,13 @@ PACKAGE = "bench"
 GOAL = 1.0
 
 
-def synthetic_runs(runs_dir: Path, count: int) -> None:
-    """`count` run directories with the files, and sizes, that training and eval write."""
+def synthetic_runs(project: Path, count: int) -> None:
+    """`count` run directories in the project's runs/, with the files, and sizes, that
+    training and eval write."""
+    runs_dir = project / "runs"
     generator = random.Random(0)
     packages = [f"package-{number}=={number % 7}.{number % 13}.0" for number in range(300)]
-    config = (ROOT / "template" / "configs" / "smoke.yaml").read_text()
+    config = (project / "configs" / "smoke.yaml").read_text()
     for number in range(count):
         lr = generator.choice([0.001, 0.003, 0.01])
         run_id = f"20261127-{number:06d}-base-lr={lr}-{number:04x}"
@@ -93,7 +95,7 @@ def main() -> None:
             cwd=project,
             check=True,
         )
-        synthetic_runs(project / "runs", arguments.count)
+        synthetic_runs(project, arguments.count)
         cli = [str(python), "-m", PACKAGE, "runs"]
         rows = [
             ("python -c pass (baseline)", [str(python), "-c", "pass"], None),
