@@ -676,9 +676,9 @@ def compare_runs(
         if len(runs) < 2:
             raise InvalidInputError("compare needs two runs or more, e.g. compare RUN_A latest")
         found = [find_run(reference) for reference in runs]
-        twice = sorted({run.name for run in found if found.count(run) > 1})
+        twice = next((run for run in found if found.count(run) > 1), None)
         if twice:
-            raise InvalidInputError(f"compare needs different runs; given twice: {twice[0]}")
+            raise InvalidInputError(f"compare needs different runs; given twice: {twice.name}")
         suffixes = "-".join(label(run_dir) for run_dir in found)
         folder = from_caller(output) if output else run_dirs.runs_dir() / f"compare-{suffixes}"
         if folder.exists() and not folder.is_dir():

@@ -10,7 +10,6 @@ or DataConfig with its own typed settings, and whose values are configs/model/NA
 or configs/data/NAME.yaml (merged before base.yaml, so every later layer overrides them).
 """
 
-import difflib
 import sys
 from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from .errors import UserError
+from .errors import UserError, did_you_mean
 
 CONFIG_DIR = Path("configs")
 
@@ -162,9 +161,7 @@ def _suggestion(path: Path) -> str:
     known = sorted(p.stem for p in path.parent.glob("*.yaml")) if path.parent.is_dir() else []
     if not known:
         return ""
-    close = difflib.get_close_matches(path.stem, known, n=1)
-    hint = f"; did you mean {close[0]}?" if close else ""
-    return f"{hint} ({path.parent.name}: {', '.join(known)})"
+    return f"{did_you_mean(path.stem, known)} ({path.parent.name}: {', '.join(known)})"
 
 
 def _experiment_path(experiment: str) -> Path:

@@ -5,6 +5,15 @@ preprocess, --help) can recognise every such problem without importing the modul
 raise them. Anything else that goes wrong is a bug, and keeps its traceback.
 """
 
+import difflib
+from collections.abc import Iterable
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """'; did you mean X?' for the known word closest to a typo, else nothing."""
+    close = difflib.get_close_matches(word, list(known), n=1)
+    return f"; did you mean {close[0]}?" if close else ""
+
 
 class UserError(Exception):
     """Base of the errors whose message says what went wrong and what to do about it."""

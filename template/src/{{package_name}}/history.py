@@ -7,17 +7,15 @@ that the row does not show, so a thousand runs list in well under a second; the 
 config.yaml is read only to filter on a config key (`--where`).
 """
 
-import difflib
 import json
 import math
 import os
 import platform
-from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, did_you_mean
 
 COLUMNS = (
     "id",
@@ -131,7 +129,7 @@ def select(
     """
     if status and status not in STATUSES:
         raise InvalidInputError(
-            f"--status {status}: no such status{_closest(status, STATUSES)} "
+            f"--status {status}: no such status{did_you_mean(status, STATUSES)} "
             f"(statuses: {', '.join(STATUSES)})"
         )
     conditions = [_condition(item) for item in where or []]
@@ -153,22 +151,16 @@ def select(
         key = unknown[0]
         if any(seen.startswith(f"{key}.") for seen in keys_seen):
             raise InvalidInputError(f"--where {key}: a section, not a key (e.g. {key}.NAME=...)")
-        hint = _closest(key, keys_seen).replace("?", "")
+        hint = did_you_mean(key, keys_seen)
         raise InvalidInputError(f"--where {key}: no run's config has this key{hint}")
     if experiment and rows and not kept:
         known = {row["experiment"].split()[0] for row in rows}
         if experiment not in known:
             raise InvalidInputError(
-                f"--experiment {experiment}: no run has it{_closest(experiment, known)} "
+                f"--experiment {experiment}: no run has it{did_you_mean(experiment, known)} "
                 f"(experiments run: {', '.join(sorted(known))})"
             )
     return kept
-
-
-def _closest(word: str, known: Iterable[str]) -> str:
-    """'; did you mean X?' for the known word closest to a typo, else nothing."""
-    close = difflib.get_close_matches(word, list(known), n=1)
-    return f"; did you mean {close[0]}?" if close else ""
 
 
 def sort(rows: list[dict[str, Any]], key: str, reverse: bool = False) -> list[dict[str, Any]]:
