@@ -119,11 +119,6 @@ def rerun_in(worktree: Path, command: list[str], runs_dir: Path) -> Path:
             filter(None, [str(worktree / "src"), os.environ.get("PYTHONPATH")])
         ),
         f"{manifest.ENV_PREFIX}_RUNS_DIR": str(runs_dir.resolve()),
-{%- if tracker == 'mlflow' %}
-        # MLflow's default store lies in the working directory: the checkout's, not the
-        # worktree's (which is deleted afterwards).
-        "MLFLOW_TRACKING_URI": _mlflow_store(),
-{%- endif %}
     }
     before = {path.name for path in runs_dir.iterdir()} if runs_dir.is_dir() else set()
     done = subprocess.run(
@@ -204,14 +199,5 @@ def _attempts(run_dir: Path) -> list[dict[str, Any]]:
     return json.loads(path.read_text()).get("attempts") or [{}]
 
 
-{% if tracker == 'mlflow' -%}
-def _mlflow_store() -> str:
-    """Where this checkout's MLflow runs go (MLFLOW_TRACKING_URI, else MLflow's default)."""
-    import mlflow
-
-    return mlflow.get_tracking_uri()
-
-
-{% endif -%}
 def _git(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["git", *args], capture_output=True, text=True)
