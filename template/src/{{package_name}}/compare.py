@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from .history import flat_config, last_validation, summary
+from .history import flat_config, last_validation, short_commit, summary
 from .plots import overlaid_curves
 
 CURVES = ("train/loss", "val/loss", "val/accuracy")
@@ -43,7 +43,7 @@ def runs_section(run_dirs: list[Path]) -> str:
     table = _table(
         ["", "run", "commit", "experiment", "status", "note"],
         [
-            [label(d), r["id"], r["commit"], r["experiment"], r["status"], r["note"]]
+            [label(d), r["id"], short_commit(r), r["experiment"], r["status"], r["note"]]
             for d, r in zip(run_dirs, rows, strict=True)
         ],
     )

@@ -22,7 +22,7 @@ from .data import load_split
 from .datasets import DatasetInfo, info
 from .errors import InvalidInputError, MissingExtraError, MissingInputError
 from .evaluate import load_model
-from .history import summary
+from .history import short_commit, summary
 from .infer import predict
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ class Demo:
 def load(run_dir: Path) -> Demo:
     """The run's best weights on the CPU (one image at a time needs no GPU)."""
     config = from_yaml(run_dir / "config.yaml")
-    recorded = (run_dir / "manifest.json").is_file() and summary(run_dir)["commit"]
+    recorded = (run_dir / "manifest.json").is_file() and short_commit(summary(run_dir))
     return Demo(
         run_dir,
         config,

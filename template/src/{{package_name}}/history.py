@@ -48,7 +48,6 @@ def summary(run_dir: Path) -> dict[str, Any]:
     attempts = json.loads((run_dir / "manifest.json").read_text()).get("attempts") or [{}]
     first, last = attempts[0], attempts[-1]
     git = first.get("git") or {}
-    commit = (git.get("commit") or "")[:8] or None
     dirty = any(
         a.get("git", {}).get("modified") or a.get("git", {}).get("untracked") for a in attempts
     )
@@ -58,7 +57,8 @@ def summary(run_dir: Path) -> dict[str, Any]:
     return {
         "id": run_dir.name,
         "start": first.get("started_at"),
-        "commit": f"{commit}{'*' if dirty else ''}" if commit else None,
+        "commit": git.get("commit"),
+        "dirty": dirty,  # uncommitted changes in any attempt
         "experiment": describe_command(first.get("command") or []),
         "status": "died" if _died(last) else last.get("status"),
         "duration": sum(_seconds(a) for a in attempts) if "ended_at" in last else None,
@@ -190,9 +190,15 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def short_commit(row: dict[str, Any]) -> str | None:
+    """A row's commit as people read it: 8 characters, and * when the tree was dirty."""
+    return f"{row['commit'][:8]}{'*' if row['dirty'] else ''}" if row["commit"] else None
+
+
 def format_table(rows: list[dict[str, Any]]) -> str:
     """The rows as aligned text columns, one line per run."""
-    cells = [[_cell(column, row[column]) for column in COLUMNS] for row in rows]
+    shown = [{**row, "commit": short_commit(row)} for row in rows]
+    cells = [[_cell(column, row[column]) for column in COLUMNS] for row in shown]
     widths = [max(len(c) for c in column) for column in zip(COLUMNS, *cells, strict=True)]
     lines = [COLUMNS, *cells]
     return "\n".join(
