@@ -68,19 +68,19 @@ def _send(urls: str, title: str, body: str, level: str, outcome: list[str]) -> N
         outcome.append("apprise is not installed: pip install --editable '.[notify]'")
         return
     try:
-        sender = apprise.Apprise()
-        for url in urls.split():  # one at a time: a bad URL must not silence the good ones
-            if not sender.add(url):
-                outcome.append(f"apprise does not understand the URL {_masked(url)}; skipped it")
-        if len(sender) == 0:
-            return
         kind = {
             "success": apprise.NotifyType.SUCCESS,
             "warning": apprise.NotifyType.WARNING,
             "failure": apprise.NotifyType.FAILURE,
         }[level]
-        if not sender.notify(title=title, body=body, notify_type=kind):
-            outcome.append("a service did not accept it (see apprise's log)")
+        # One URL at a time: a bad one must not silence the others, and a refusal names
+        # its URL (by position and scheme: the rest may hold a token).
+        for number, url in enumerate(urls.split(), start=1):
+            service = apprise.Apprise()
+            if not service.add(url):
+                outcome.append(f"apprise does not understand URL {number} ({_masked(url)})")
+            elif not service.notify(title=title, body=body, notify_type=kind):
+                outcome.append(f"the service of URL {number} ({_masked(url)}) did not accept it")
     except Exception as error:  # whatever goes wrong, the run goes on
         outcome.append(f"{type(error).__name__}: {error}")
 
@@ -88,4 +88,4 @@ def _send(urls: str, title: str, body: str, level: str, outcome: list[str]) -> N
 def _masked(url: str) -> str:
     """The URL's scheme only: the rest may hold a password or a token, not for a log."""
     scheme, separator, _ = url.partition("://")
-    return f"{scheme}://..." if separator else "without a scheme (such as ntfy://)"
+    return f"{scheme}://..." if separator else "no scheme, such as ntfy://"
