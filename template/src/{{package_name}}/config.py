@@ -122,18 +122,13 @@ def load_config(
     module (and torch): for the data stages, which do not build a model. `overrides_from`
     is where errors say the overrides were written.
     """
-    paths = [CONFIG_DIR / "base.yaml"]
+    paths = [_base_path()]
     if experiment:
         paths.append(_experiment_path(experiment))
     if smoke:
         paths.append(CONFIG_DIR / "smoke.yaml")
     layers = []
     for path in paths:
-        if path == CONFIG_DIR / "base.yaml" and not path.is_file():
-            raise ConfigError(
-                f"{path}: no such config file: run the commands in the project (the folder "
-                "holding configs/) or in a folder below it"
-            )
         if not path.is_file():
             raise ConfigError(f"{path}: no such config file{_suggestion(path)}")
         layers.append((str(path), OmegaConf.load(path)))
@@ -154,6 +149,27 @@ def load_config(
     assert isinstance(config, Config)
     _check_values(config)
     return config
+
+
+def base_setting(key: str) -> Any:
+    """One setting of base.yaml, resolved as load_config resolves it (`${oc.env:...}`), but
+    without the schema, whose model and dataset modules import numpy and more: for `runs`
+    and `compare`, which need to know where runs live, not a checked config."""
+    path = _base_path()
+    value = OmegaConf.select(OmegaConf.load(path), key)
+    if value is None:
+        raise ConfigError(f"no value for {key}: set it in {path}")
+    return value
+
+
+def _base_path() -> Path:
+    path = CONFIG_DIR / "base.yaml"
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: no such config file: run the commands in the project (the folder "
+            "holding configs/) or in a folder below it"
+        )
+    return path
 
 
 def _suggestion(path: Path) -> str:

@@ -67,9 +67,9 @@ def runs_dir() -> Path:
     (e.g. scratch space on a cluster), so train, eval, infer, rerun and 'latest' always
     agree on where runs live.
     """
-    from .config import load_config
+    from .config import base_setting
 
-    return Path(load_config(check_model=False).runs_dir)  # (no model: no torch import)
+    return Path(base_setting("runs_dir"))  # (not the whole config: `runs` stays quick)
 
 
 def mark_latest(run_dir: Path) -> str | None:
