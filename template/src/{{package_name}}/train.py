@@ -59,6 +59,10 @@ class Preempted(Exception):
         self.exit_code = exit_code
 
 
+# How a run that raised these ended, in the words of its manifest (any other: "failed").
+ENDINGS = {Preempted: "interrupted", KeyboardInterrupt: "interrupted", Pruned: "pruned"}
+
+
 def train(
     config: Config,
     run_dir: Path,
@@ -166,14 +170,16 @@ def train(
                     raise Preempted(f"stopped by {stop.name} at step {step}", stop.exit_code)
             if tracker:
                 tracker.summary(plain_config, final_metrics(state, loss, val))
-        finally:
+            if context.is_main:
+                torch.save(state.model.state_dict(), run_dir / "model.pt")  # weights, to infer
+                if checks.enabled and val is not None:
+                    check_learning(checks, state.first_val_loss, val["loss"], val["accuracy"])
+        except BaseException as error:  # the tracker records how the run ended; it goes on up
             if tracker:
-                tracker.close()
-
-    if context.is_main:
-        torch.save(state.model.state_dict(), run_dir / "model.pt")  # weights only, to infer
-        if checks.enabled and val is not None:
-            check_learning(checks, state.first_val_loss, val["loss"], val["accuracy"])
+                tracker.close(ENDINGS.get(type(error), "failed"))
+            raise
+    if tracker:
+        tracker.close("completed")
     return {
         "step": state.step,
         "train_loss": loss.item(),
