@@ -128,6 +128,7 @@ def test_changing_an_answer_regenerates_dependent_files(project: Path) -> None:
         "README.md",
         "environment.yml",
         "pyproject.toml",
+        "src/proj/reproduce.py",
         "src/proj/tracking.py",
         "tests/conftest.py",
         "tests/test_tracking.py",
