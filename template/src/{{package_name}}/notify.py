@@ -15,6 +15,7 @@ waits for at most SEND_TIMEOUT seconds, and any failure is a warning on stderr.
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 VARIABLE = f"{__package__.upper()}_NOTIFY"
@@ -46,43 +47,57 @@ def user_urls() -> str:
 def notify(title: str, body: str, level: str = "success") -> None:
     """Send `title` and `body` to the user's notification URLs, if they set any.
 
-    `level` (success, warning or failure) is what services show as colour or icon.
+    `level` (success, warning or failure) is what services show as colour or icon. Each URL
+    is sent to from a thread of its own, all at once: a bad or silent service must not
+    hold back the others, and a problem names its URL (by position and scheme only: the
+    rest may hold a token).
     """
-    urls = user_urls()
+    urls = user_urls().split()
     if not urls:
         return
-    outcome: list[str] = []
-    sender = threading.Thread(target=_send, args=(urls, title, body, level, outcome), daemon=True)
-    sender.start()
-    sender.join(SEND_TIMEOUT)
-    if sender.is_alive():
-        outcome.append(f"no answer within {SEND_TIMEOUT:.0f} s")
-    for problem in outcome:
-        print(f"warning: notification not sent: {problem}", file=sys.stderr)
-
-
-def _send(urls: str, title: str, body: str, level: str, outcome: list[str]) -> None:
     try:
         import apprise
     except ImportError:
-        outcome.append("apprise is not installed: pip install --editable '.[notify]'")
+        _warn("apprise is not installed: pip install --editable '.[notify]'")
         return
+    kind = {
+        "success": apprise.NotifyType.SUCCESS,
+        "warning": apprise.NotifyType.WARNING,
+        "failure": apprise.NotifyType.FAILURE,
+    }[level]
+    problems: dict[int, str] = {}  # URL number -> what went wrong, filled by the senders
+    senders = [  # daemons: a sender still waiting must not keep the process alive
+        threading.Thread(
+            target=_send, args=(url, title, body, kind, problems, number), daemon=True
+        )
+        for number, url in enumerate(urls, start=1)
+    ]
+    deadline = time.monotonic() + SEND_TIMEOUT
+    for sender in senders:
+        sender.start()
+    for number, sender in enumerate(senders, start=1):
+        sender.join(max(0.0, deadline - time.monotonic()))
+        if sender.is_alive():
+            problems[number] = f"no answer within {SEND_TIMEOUT:.0f} s"
+    for number, problem in sorted(problems.items()):
+        _warn(f"URL {number} ({_masked(urls[number - 1])}): {problem}")
+
+
+def _send(url: str, title: str, body: str, kind, problems: dict[int, str], number: int) -> None:
+    import apprise
+
     try:
-        kind = {
-            "success": apprise.NotifyType.SUCCESS,
-            "warning": apprise.NotifyType.WARNING,
-            "failure": apprise.NotifyType.FAILURE,
-        }[level]
-        # One URL at a time: a bad one must not silence the others, and a refusal names
-        # its URL (by position and scheme: the rest may hold a token).
-        for number, url in enumerate(urls.split(), start=1):
-            service = apprise.Apprise()
-            if not service.add(url):
-                outcome.append(f"apprise does not understand URL {number} ({_masked(url)})")
-            elif not service.notify(title=title, body=body, notify_type=kind):
-                outcome.append(f"the service of URL {number} ({_masked(url)}) did not accept it")
+        service = apprise.Apprise()
+        if not service.add(url):
+            problems[number] = "apprise does not understand it"
+        elif not service.notify(title=title, body=body, notify_type=kind):
+            problems[number] = "its service did not accept it"
     except Exception as error:  # whatever goes wrong, the run goes on
-        outcome.append(f"{type(error).__name__}: {error}")
+        problems[number] = f"{type(error).__name__}: {error}"
+
+
+def _warn(problem: str) -> None:
+    print(f"warning: notification not sent: {problem}", file=sys.stderr)
 
 
 def _masked(url: str) -> str:
