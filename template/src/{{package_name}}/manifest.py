@@ -80,9 +80,10 @@ def commit() -> str | None:
 def require_clean_tree(state: dict[str, Any], allow_dirty: bool, run_dir: Path) -> list[str]:
     """Refuse a dirty or unversioned tree, or (when allowed) save what rebuilds it beside the run.
 
-    Saved: dirty.patch (`git apply` it on the recorded commit), untracked/ (copies of the
-    untracked text files up to UNTRACKED_LIMIT bytes each) and untracked.txt (every untracked
-    file, and why one was not copied). Returns the names saved, so that the caller can say so.
+    Saved: dirty.patch (`git apply` it on the recorded commit; none when only untracked
+    files differ), untracked/ (copies of the untracked text files up to UNTRACKED_LIMIT
+    bytes each) and untracked.txt (every untracked file, and why one was not copied).
+    Returns the names saved, so that the caller can say so.
     """
     if state["commit"] is None and not allow_dirty:
         raise DirtyTreeError(
@@ -99,15 +100,17 @@ def require_clean_tree(state: dict[str, Any], allow_dirty: bool, run_dir: Path) 
     if not dirty:
         return []
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "dirty.patch").write_text(git("diff", "HEAD", "--binary") + "\n")
+    saved = []
+    patch = git("diff", "HEAD", "--binary")
+    if patch:  # untracked files alone make no patch (and `git apply` refuses an empty one)
+        (run_dir / "dirty.patch").write_text(patch + "\n")
+        saved.append("dirty.patch")
     listing = []
     for name in state["untracked"]:
         why_not = save_untracked(Path(name), run_dir / "untracked")
         listing.append(f"{name}{f'  (not saved: {why_not})' if why_not else ''}\n")
     (run_dir / "untracked.txt").write_text("".join(listing))
-    return ["dirty.patch", "untracked.txt"] + (
-        ["untracked/"] if (run_dir / "untracked").is_dir() else []
-    )
+    return [*saved, "untracked.txt"] + (["untracked/"] if (run_dir / "untracked").is_dir() else [])
 
 
 UNTRACKED_LIMIT = 1 << 20  # bytes: larger untracked files are data, not code; named only
