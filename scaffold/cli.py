@@ -173,7 +173,7 @@ def new(
         "python3 -m venv .venv && . .venv/bin/activate   # or conda: README, Set up",
         "pip install torch --index-url https://download.pytorch.org/whl/cpu"
         "   # no NVIDIA GPU here? (README: Set up)",
-        "pip install --editable '.[dev]'",
+        "pip install --editable '.[dev,sweep]'",
         "make smoke",
         f"{package} --help",
     ]
