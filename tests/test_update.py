@@ -131,6 +131,7 @@ def test_changing_an_answer_regenerates_dependent_files(project: Path) -> None:
         "src/proj/reproduce.py",
         "src/proj/tracking.py",
         "tests/conftest.py",
+        "tests/test_reproduce.py",
         "tests/test_tracking.py",
         "virtual-packages.yml",
     }
