@@ -10,7 +10,9 @@ Each command parses its options and calls one function. Heavy imports (torch) ha
 inside the commands, so that `--help` and shell completion stay fast.
 """
 
+import atexit
 import contextlib
+import gc
 import os
 import platform
 import subprocess
@@ -55,6 +57,10 @@ def _print_version(value: bool) -> None:
         typer.echo(__version__)
         raise typer.Exit()
 
+
+# At exit the interpreter would walk every object torch and its compiler made, a second or
+# more, to collect garbage that vanishes with the process anyway; freezing them skips it.
+atexit.register(gc.freeze)
 
 CALLER_DIR = Path.cwd()  # where the command was typed: paths on the command line are read here
 

@@ -179,13 +179,21 @@ def image() -> dict[str, str] | None:
 def installed_packages() -> list[tuple[str, str]]:
     """(name, version) of every installed distribution, sorted; read once per process.
 
-    Parsing every package's metadata is the slowest part of a run's start (0.2 s with a
-    few hundred packages), and what is installed does not change while a process runs.
+    What is installed does not change while a process runs. The two fields are read from
+    each metadata file's header, the lines before its first blank one: `metadata()` parses
+    the whole file, long description included, ten times slower (0.25 s for 200 packages).
     """
     found = []
     for distribution in metadata.distributions():
-        fields = distribution.metadata  # parsed on each access: once here
-        found.append((fields["Name"], fields["Version"]))
+        text = distribution.read_text("METADATA") or distribution.read_text("PKG-INFO") or ""
+        fields: dict[str, str] = {}
+        for line in text.splitlines():
+            if not line:
+                break  # the header ends at the first blank line; the description follows
+            key, _, value = line.partition(": ")
+            fields.setdefault(key, value.strip())
+        if "Name" in fields and "Version" in fields:
+            found.append((fields["Name"], fields["Version"]))
     return sorted(found)
 
 

@@ -36,7 +36,7 @@ from .evaluate import autocast_type, evaluate, predictions_grid
 from .plots import feature_maps, input_grid
 from .tracking import Tracker
 
-OVERFIT_STEPS = 50  # for the one-batch sanity check; the smoke models fit it in about 20
+OVERFIT_STEPS = 30  # for the one-batch sanity check; the smoke models fit it in about 15
 
 
 class NonFiniteError(UserError, RuntimeError):
