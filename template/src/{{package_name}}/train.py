@@ -522,8 +522,8 @@ def inspect_inputs(data: Data, path: Path) -> dict:
     )
     shown = min(len(images), 16)
     summary = (
-        f"inputs: {path} ({shown} of a batch of {len(images)}, each {tuple(images.shape[1:])}; "
-        f"per channel {channels})"
+        f"first batch: {path.name} ({shown} of a batch of {len(images)}, "
+        f"each {tuple(images.shape[1:])}; per channel {channels})"
     )
     if not torch.isfinite(images).all() or min(stats["std"]) < 1e-6:
         summary += "\nwarning: the inputs hold NaN/inf or a constant channel: check the data"
