@@ -104,6 +104,15 @@ def test_every_file_parses(rendered: list[tuple[dict, Path]]) -> None:
         assert f"python {combination['python_version']}.*" in environment["dependencies"]
 
 
+def test_no_file_keeps_a_placeholder_for_the_package(rendered: list[tuple[dict, Path]]) -> None:
+    """Comments and docstrings name the project's own package, as its user types it."""
+    for _, project in rendered:
+        for path in project.rglob("*"):
+            if path.is_file() and path.suffix not in BINARY_SUFFIXES and ".git" not in path.parts:
+                text = path.read_text(encoding="utf-8", errors="replace")
+                assert "<package>" not in text.lower() and "<pkg>" not in text.lower(), path
+
+
 def test_answers_drive_dependent_files(rendered: list[tuple[dict, Path]]) -> None:
     for combination, project in rendered:
         environment = yaml.safe_load((project / "environment.yml").read_text(encoding="utf-8"))

@@ -23,7 +23,7 @@ from typing import Any
 from .errors import UserError
 
 LOCK_FILE = Path("conda-lock.yml")
-ENV_PREFIX = __package__.upper()  # <PACKAGE>_IMAGE etc., set by the Docker image and its runner
+ENV_PREFIX = __package__.upper()  # of the variables the Docker image and its runner set
 
 
 class DirtyTreeError(UserError, RuntimeError):

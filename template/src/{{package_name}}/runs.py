@@ -63,9 +63,9 @@ def named_run(runs_dir: Path, run_id: str, check_new: bool = True) -> Path:
 def runs_dir() -> Path:
     """The runs directory every command reads and writes: base.yaml's `runs_dir`.
 
-    base.yaml reads it from the environment variable <PACKAGE>_RUNS_DIR when that is set
-    (e.g. scratch space on a cluster), so train, eval, infer, rerun and 'latest' always
-    agree on where runs live.
+    base.yaml reads it from an environment variable when that is set (the package's name
+    in capitals, then _RUNS_DIR; e.g. scratch space on a cluster), so train, eval, infer,
+    rerun and 'latest' always agree on where runs live.
     """
     from .config import base_setting
 
