@@ -79,8 +79,13 @@ def from_caller(path: Path) -> Path:
 
 
 def as_typed(path: Path) -> str:
-    """A path as the user can type it back: relative to the directory they typed in."""
-    return os.path.relpath(path.resolve(), CALLER_DIR)
+    """A path as the user can type it back: relative to the directory they typed in when
+    it lies in the project, absolute when not (runs on scratch space, or seen from the
+    worktree that `reproduce` reruns in)."""
+    resolved, root = path.resolve(), (project_root(CALLER_DIR) or CALLER_DIR).resolve()
+    if not resolved.is_relative_to(root):
+        return str(resolved)
+    return os.path.relpath(resolved, CALLER_DIR)
 
 
 @app.callback()
@@ -122,6 +127,16 @@ def experiment_path(experiment: str | None) -> str | None:
     if experiment and Path(experiment).suffix in {".yaml", ".yml"}:
         return str(from_caller(Path(experiment)))
     return experiment
+
+
+def experiment_as_recorded(experiment: str | None) -> str | None:
+    """The experiment as a manifest records it: a file inside the project by its path from
+    the root, where `rerun` and `reproduce` run the command again; a name as it is."""
+    resolved = experiment_path(experiment)
+    if resolved and Path(resolved).is_absolute():
+        path, root = Path(resolved).resolve(), Path.cwd().resolve()
+        return str(path.relative_to(root)) if path.is_relative_to(root) else resolved
+    return resolved
 
 
 @contextlib.contextmanager
@@ -272,7 +287,7 @@ def train_run(
                 command=[
                     "train",
                     *(overrides or []),
-                    *(["--experiment", experiment] if experiment else []),
+                    *(["--experiment", experiment_as_recorded(experiment)] if experiment else []),
                     *(["--smoke"] if smoke else []),
                     *(["--resume", resume] if resume else []),
                     *(["--allow-dirty"] if allow_dirty else []),
@@ -550,7 +565,7 @@ def checkpoint_run(
             *command,
             "--checkpoint",
             reference,
-            *(["--experiment", experiment] if experiment else []),
+            *(["--experiment", experiment_as_recorded(experiment)] if experiment else []),
             *(["--smoke"] if smoke else []),
         ],
         git=manifest.git_state(),
@@ -603,24 +618,34 @@ def inspect_data(
         path = from_caller(output) if output else Path(config.runs_dir) / "inputs.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         report = inspect_inputs(load_data(config, world_size=1, rank=0), path)
-        typer.echo(report["summary"])
+        typer.echo(f"first batch: {as_typed(path)}: {report['summary']}")
 
 
 @app.command()
 def rerun(run: Annotated[str, typer.Argument(help="Run id, path, or 'latest'.")]) -> None:
-    """Run a recorded run's command again, as a new run; warns when the code has changed."""
+    """Run a recorded run's command again, as a new run, on the code as it is now; warns
+    when that differs from the run's (`reproduce` rebuilds the run's own code instead)."""
+    import shlex
+
     from . import manifest
 
     with user_errors():
-        record = manifest.Manifest(find_run(run))
-        first = record.attempts[0]
+        run_dir = find_run(run)
+        first = manifest.Manifest(run_dir).attempts[0]
     recorded, current = first["git"]["commit"], manifest.git_state()["commit"]
     if recorded != current:
         typer.echo(
             f"warning: the run used commit {recorded}, the code is now at {current}", err=True
         )
-    command = first["command"]
-    typer.echo("rerunning: " + " ".join(command))
+    if first["git"]["modified"] or first["git"]["untracked"]:
+        typer.echo(
+            "warning: the run had uncommitted changes, saved in its folder; this rerun uses "
+            f"the code as it is now (`reproduce {run_dir.name}` rebuilds the run's own)",
+            err=True,
+        )
+    note = f"reruns {run_dir.name}" + (f": {first['note']}" if first.get("note") else "")
+    command = manifest.command_for_new_run(first["command"], note)
+    typer.echo("rerunning: " + shlex.join(command))
     raise typer.Exit(subprocess.run([sys.executable, "-m", __package__, *command]).returncode)
 
 

@@ -278,6 +278,21 @@ def config_hash(config_yaml: str) -> str:
     return hashlib.sha256(config_yaml.encode()).hexdigest()[:16]
 
 
+ONE_RUN_OPTIONS = ("--note", "--run-id")  # what names the original run alone, with its value
+
+
+def command_for_new_run(command: list[str], note: str) -> list[str]:
+    """A recorded command line, to run again as a new run (rerun, reproduce): without the
+    options that named the original alone, and with `note` saying where it comes from."""
+    kept, arguments = [], iter(command)
+    for argument in arguments:
+        if argument in ONE_RUN_OPTIONS:
+            next(arguments, None)
+        elif not argument.startswith(tuple(f"{option}=" for option in ONE_RUN_OPTIONS)):
+            kept.append(argument)
+    return [*kept, "--note", note]
+
+
 class Manifest:
     """runs/<run-id>/manifest.json, one entry per attempt, rewritten atomically."""
 

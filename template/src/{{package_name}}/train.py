@@ -110,7 +110,7 @@ def train(
     if tracker and settings.inspect_inputs and resumed_from is None:
         inputs = inspect_inputs(data, run_dir / "inputs.png")
         tracker.image("inputs/train", inputs["grid"], 0)
-        print(inputs["summary"], file=sys.stderr)
+        print(f"first batch: inputs.png in the run: {inputs['summary']}", file=sys.stderr)
     probe_images = data.val.tensors[0][:16].to(device)  # the same images every time: comparable
     batches = step_batches(data, state.step, config.data.num_workers, device)
     throughput, loss, val = Throughput(), torch.zeros(()), None
@@ -522,8 +522,8 @@ def inspect_inputs(data: Data, path: Path) -> dict:
     )
     shown = min(len(images), 16)
     summary = (
-        f"first batch: {path.name} ({shown} of a batch of {len(images)}, "
-        f"each {tuple(images.shape[1:])}; per channel {channels})"
+        f"{shown} of a batch of {len(images)}, each {tuple(images.shape[1:])}; "
+        f"per channel {channels}"
     )
     if not torch.isfinite(images).all() or min(stats["std"]) < 1e-6:
         summary += "\nwarning: the inputs hold NaN/inf or a constant channel: check the data"
