@@ -486,16 +486,24 @@ def evaluate(
     experiment: Experiment = None,
     smoke: Smoke = False,
 ) -> None:
-    """Score a run: eval/metrics.json, confusion matrix and training curves as PNG."""
+    """Score a run: eval/metrics.json, confusion matrix and training curves as PNG
+    (in eval/SPLIT-WEIGHTS/ for another split or weights than test and best)."""
     import json
 
     from .errors import MissingInputError
-    from .evaluate import compare, evaluate_run
+    from .evaluate import compare, eval_dir, evaluate_run
 
     with user_errors():
         baseline_dir = find_run(baseline) if baseline else None
-        if baseline_dir and not (baseline_dir / "eval" / "metrics.json").is_file():
-            raise MissingInputError(f"{baseline} has no eval/metrics.json: evaluate it first")
+        if baseline_dir and not (eval_dir(baseline_dir, split, weights) / "metrics.json").exists():
+            again = [
+                *("eval", baseline),
+                *(["--split", split] if split != "test" else []),
+                *(["--weights", weights] if weights != "best" else []),
+            ]
+            raise MissingInputError(
+                f"{baseline} has no such evaluation: evaluate it first (`{' '.join(again)}`)"
+            )
         if checkpoint:
             run_dir = checkpoint_run(checkpoint, experiment, smoke, ["eval", "--split", split])
         else:
@@ -505,7 +513,7 @@ def evaluate(
         typer.echo(f"{run_dir.name}: {split} accuracy {accuracy:.4f}, loss {loss:.4f}")
         if baseline_dir:
             comparison = compare(metrics, baseline_dir)
-            (run_dir / "eval" / "comparison.json").write_text(
+            (eval_dir(run_dir, split, weights) / "comparison.json").write_text(
                 json.dumps(comparison, indent=2) + "\n"
             )
             delta = comparison["delta"]

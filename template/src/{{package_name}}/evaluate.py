@@ -107,13 +107,21 @@ def evaluate_run(run_dir: Path, split: str = "test", weights: str = "best") -> d
         "accuracy": result["accuracy"],
         "per_class_accuracy": dict(zip(classes, per_class.round(4).tolist(), strict=True)),
     }
-    out = run_dir / "eval"
-    out.mkdir(exist_ok=True)
+    out = eval_dir(run_dir, split, weights)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     confusion_matrix(matrix, classes, out / "confusion_matrix.png")
     if records := read_metrics(run_dir):  # (weights from elsewhere have no training here)
         training_curves(records, out / "training_curves.png")
     return metrics
+
+
+def eval_dir(run_dir: Path, split: str, weights: str) -> Path:
+    """Where an evaluation's figures go: eval/ for the headline one (the test split, best
+    weights), which `runs` and `compare` read; eval/SPLIT-WEIGHTS/ for any other, so that
+    scoring the validation split or the last weights never overwrites it."""
+    headline = split == "test" and weights == "best"
+    return run_dir / "eval" if headline else run_dir / "eval" / f"{split}-{weights}"
 
 
 def run_info(run_dir: Path) -> DatasetInfo:
@@ -181,8 +189,8 @@ def adopt_weights(config: Config, weight_file: Path, run_dir: Path) -> None:
 
 
 def compare(metrics: dict, baseline_dir: Path) -> dict:
-    """This run's metrics against a baseline run's (evaluated on the same split)."""
-    path = baseline_dir / "eval" / "metrics.json"
+    """This run's metrics against a baseline run's (evaluated on the same split and weights)."""
+    path = eval_dir(baseline_dir, metrics["split"], metrics["weights"]) / "metrics.json"
     if not path.is_file():
         raise MissingInputError(f"{path} is missing: evaluate the baseline run first")
     baseline = json.loads(path.read_text())
