@@ -19,7 +19,9 @@ def new_run_id(
 
     The experiment's name, '-smoke' for smoke runs, a label (e.g. 'weights-NAME' for weights
     no run trained), then each override as its last key and value (train.lr=1e-3 ->
-    lr=1e-3), cut to keep the name short; the full command line is in manifest.json.
+    lr=1e-3; a choice by name as what it chooses, model.name=mlp -> model=mlp). Overrides
+    that would make the name too long are counted, not cut ('+2': two more), so that no
+    value shown is wrong; the full command line is in manifest.json.
     """
     parts = [time.strftime("%Y%m%d-%H%M%S"), Path(experiment).stem if experiment else "base"]
     if smoke:
@@ -29,10 +31,16 @@ def new_run_id(
     changes = []
     for item in overrides or []:
         key, _, value = item.partition("=")
-        changes.append(f"{key.rsplit('.', 1)[-1]}={_rounded(value)}")
-    if changes:
-        parts.append(_readable("-".join(changes))[:MAX_OVERRIDES_IN_ID])
-    return "-".join([*parts, secrets.token_hex(2)])
+        parent, _, last = key.rpartition(".")
+        shown = parent.rsplit(".", 1)[-1] if last == "name" and parent else last
+        changes.append(_readable(f"{shown}={_rounded(value)}"))
+    shown_changes: list[str] = []
+    for number, change in enumerate(changes):
+        if len("-".join([*shown_changes, change])) > MAX_OVERRIDES_IN_ID:
+            shown_changes.append(f"+{len(changes) - number}")
+            break
+        shown_changes.append(change)
+    return "-".join([*parts, *shown_changes, secrets.token_hex(2)])
 
 
 def _rounded(value: str) -> str:
@@ -104,14 +112,27 @@ def resumable(run_dir: Path) -> bool:
 
 
 def resolve(runs_dir: Path, reference: str) -> Path:
-    """A run directory from 'latest', a run id, or a path."""
+    """A run directory from 'latest', a run id, the short id `compare` shows (its last four
+    characters), or a path."""
     if reference == "latest":
         marker = runs_dir / LATEST
         if not marker.is_file():
             raise MissingInputError(f"no runs yet in {runs_dir}: train first")
         reference = marker.read_text().strip()
+        if not (runs_dir / reference).is_dir():
+            raise MissingInputError(
+                f"{marker} names {reference}, which is gone: name a run (`runs` lists them)"
+            )
     candidate = Path(reference)
     run_dir = candidate if candidate.is_dir() else runs_dir / reference
+    if not run_dir.is_dir() and re.fullmatch(r"[0-9a-f]{4}", reference):
+        matches = sorted(runs_dir.glob(f"*-{reference}"))
+        if len(matches) > 1:
+            raise InvalidInputError(
+                f"{reference} ends {len(matches)} run ids: name one of "
+                + ", ".join(match.name for match in matches)
+            )
+        run_dir = matches[0] if matches else run_dir
     if not (run_dir / "config.yaml").is_file():
         raise MissingInputError(f"{run_dir} is not a run directory (no config.yaml)")
     return run_dir
