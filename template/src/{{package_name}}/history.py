@@ -84,13 +84,16 @@ def _died(attempt: dict[str, Any]) -> bool:
 
 
 def describe_command(command: list[str]) -> str:
-    """The experiment and what the command line changed: 'wide --smoke train.lr=1e-3'."""
+    """The experiment and what the command line changed: 'wide --smoke train.lr=1e-3', and
+    for weights no run trained (eval/infer --checkpoint), which: 'base checkpoint=my.pt'."""
     experiment, smoke, overrides = "base", [], []
     arguments = iter(command[1:])
     for argument in arguments:
         if argument in {"--experiment", "-e"}:
             experiment = Path(next(arguments, "base")).stem
-        elif argument in {"--note", "--resume", "--checkpoint", "--split"}:
+        elif argument == "--checkpoint":
+            overrides.append(f"checkpoint={Path(next(arguments, '')).name}")
+        elif argument in {"--note", "--resume", "--split"}:
             next(arguments, None)
         elif argument == "--smoke":
             smoke = [argument]
