@@ -234,6 +234,10 @@ def _merge(base, layer, source: str):
         reason = str(error).splitlines()[0]
         if "ListConfig" in reason:
             reason += " (a list: write it as key=[a,b])"
+        section = key.split(".")[0]
+        if "not in 'Settings'" in reason and section in {"model", "data"}:
+            chosen = OmegaConf.select(base, f"{section}.name", default="?")
+            reason = f"{section}.name={chosen} has no such setting (its Settings list them)"
         raise ConfigError(f"{source}: key '{key}': {reason}") from None
 
 
