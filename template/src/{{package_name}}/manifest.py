@@ -105,6 +105,8 @@ def require_clean_tree(state: dict[str, Any], allow_dirty: bool, run_dir: Path) 
     if patch:  # untracked files alone make no patch (and `git apply` refuses an empty one)
         (run_dir / "dirty.patch").write_text(patch + "\n")
         saved.append("dirty.patch")
+    if not state["untracked"]:
+        return saved
     listing = []
     for name in state["untracked"]:
         why_not = save_untracked(Path(name), run_dir / "untracked")
