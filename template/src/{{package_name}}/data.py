@@ -185,7 +185,7 @@ def verify(config: DataConfig) -> None:
     if changed:
         raise DataChangedError(
             f"{', '.join(changed)} changed since {path} recorded it: rerun `download` and "
-            "`preprocess` (with the same options) to record the data you mean to use"
+            "`preprocess` (with the same options, e.g. --smoke) to record the data you mean to use"
         )
 
 
