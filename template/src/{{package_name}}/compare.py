@@ -127,7 +127,10 @@ def environment_section(run_dirs: list[Path], manifests: list[dict]) -> str:
         facts[name] = [p.get(name) for p in packages]
     rows = [[name, *map(_value, values)] for name, values in facts.items() if len(set(values)) > 1]
     if not rows:
-        return "## Environment\n\nThe same environment: lock, Python, CUDA and every package.\n"
+        locked = any(facts["lock hash"])
+        same = "lock, Python, CUDA" if locked else "Python, CUDA"
+        unlocked = "" if locked else " (no conda lock was recorded: conda-lock.yml is missing)"
+        return f"## Environment\n\nThe same environment: {same} and every package{unlocked}.\n"
     return "## Environment\n\n" + _table(["", *_names(run_dirs)], rows)
 
 
