@@ -214,6 +214,11 @@ def run_sweep(
         ),
         load_if_exists=True,
     )
+    if study.trials:  # a requeued worker's, or the user's second sweep of the same name
+        echo(
+            f"study {study_name} holds {len(study.trials)} trial(s) already: it goes on to "
+            f"{sweep.trials} (`sweep --study NAME` starts another)"
+        )
     worker = worker_id()
     for stale in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         if stale.user_attrs.get("worker") == worker:  # this worker's last process was killed
