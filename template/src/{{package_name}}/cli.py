@@ -420,7 +420,7 @@ def sweep(
         experiment = experiment_path(settings.experiment)
         load_config(experiment, smoke, overrides)  # a typo fails now, not in trial 0
         for key, parameter in settings.params.items():
-            first = parameter.choices[0] if parameter.choices else parameter.low
+            first = sweeps.first_value(parameter)
             config = load_config(
                 experiment, smoke, [*fixed, f"{key}={first}"], overrides_from=str(sweep_file)
             )

@@ -138,6 +138,14 @@ def load_sweep(name: str) -> SweepConfig:
     return sweep
 
 
+def first_value(parameter: Parameter) -> Any:
+    """A value the parameter can take (its first choice, or its low end: an int for an int
+    parameter), to check the config with before any trial runs."""
+    if parameter.choices:
+        return parameter.choices[0]
+    return int(parameter.low) if parameter.type == "int" else parameter.low
+
+
 def suggest(trial, params: dict[str, Parameter]) -> list[str]:
     """The trial's values as config overrides (key=value), drawn from each parameter's range."""
     overrides = []
