@@ -270,6 +270,8 @@ def train_run(
                     new_id = runs.new_run_id(experiment, config.smoke, shown, label=label)
                     run_dir = Path(config.runs_dir) / str(distributed.broadcast(new_id))
             verify(config.data)  # the data is what data/manifest.json says it is
+            init_from = config.model.init_from  # missing weights stop it before the run exists
+            pretrained = weights.resolve(config, init_from) if init_from else None
             state = manifest.git_state()
             saved = manifest.require_clean_tree(state, allow_dirty or config.smoke, run_dir)
             unpushed = (
@@ -303,9 +305,7 @@ def train_run(
                 sweep={"study": trial.study, "trial": trial.number} if trial else None,
                 environment=manifest.environment(),
                 data=manifest.data_hashes(manifest_path(config.data)),
-                weights=weights.resolve(config, config.model.init_from)
-                if config.model.init_from
-                else None,
+                weights=pretrained,
             )
             typer.echo(f"run {as_typed(run_dir)}")
             if config.smoke:
