@@ -127,6 +127,8 @@ def read_idx(path: Path) -> np.ndarray:
 
 def load_split(config: DataConfig, split: str) -> tuple[np.ndarray, np.ndarray]:
     """Images (N, H, W[, C]) uint8 and labels (N,) of 'train', 'val' or 'test'."""
+    if split not in {"train", "val", "test"}:
+        raise InvalidInputError(f"split {split!r}: use train, val or test")
     source = "test" if split == "test" else "train"
     path = Path(config.root) / "processed" / f"{source}.npz"
     if not path.is_file():
