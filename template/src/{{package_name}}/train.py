@@ -103,7 +103,7 @@ def train(
 
     plain_config = yaml.safe_load(state.config_yaml)  # what the trackers record, once
     tracker = (
-        Tracker(run_dir, plain_config, state.step if resumed_from else None)
+        Tracker(run_dir, plain_config, state.step if resume else None)  # 0: nothing restored
         if context.is_main
         else None
     )
