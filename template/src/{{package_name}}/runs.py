@@ -89,21 +89,30 @@ def mark_latest(run_dir: Path) -> str | None:
 
 
 def unmark_latest(run_dir: Path, previous: str | None) -> None:
-    """Give 'latest' back to the run it named before `run_dir` (a run that failed)."""
+    """Give 'latest' back to the run it named before `run_dir` (a run that failed), unless
+    a run started since (another sweep worker, another shell) has taken it, or that run
+    failed too (runs that overlapped): then `latest` names none."""
     marker = run_dir.parent / LATEST
-    if previous is None:
+    if not marker.is_file() or marker.read_text().strip() != run_dir.name:
+        return
+    if previous is None or last_status(run_dir.parent / previous) in {"failed", "pruned"}:
         marker.unlink(missing_ok=True)
     else:
         marker.write_text(previous + "\n")
 
 
-def finished(run_dir: Path) -> bool:
-    """Whether the run's last attempt completed (so there is nothing to resume)."""
+def last_status(run_dir: Path) -> str | None:
+    """How the run's last attempt ended (completed, interrupted, failed, ...), or None."""
     manifest = run_dir / "manifest.json"
     if not manifest.is_file():
-        return False
+        return None
     attempts = json.loads(manifest.read_text())["attempts"]
-    return bool(attempts) and attempts[-1].get("status") == "completed"
+    return attempts[-1].get("status") if attempts else None
+
+
+def finished(run_dir: Path) -> bool:
+    """Whether the run's last attempt completed (so there is nothing to resume)."""
+    return last_status(run_dir) == "completed"
 
 
 def resumable(run_dir: Path) -> bool:
@@ -117,6 +126,10 @@ def resolve(runs_dir: Path, reference: str) -> Path:
     if reference == "latest":
         marker = runs_dir / LATEST
         if not marker.is_file():
+            if any(runs_dir.glob("*/config.yaml")):
+                raise MissingInputError(
+                    f"{marker} names no run (the last ones failed): name one; `runs` lists them"
+                )
             raise MissingInputError(f"no runs yet in {runs_dir}: train first")
         reference = marker.read_text().strip()
         if not (runs_dir / reference).is_dir():
