@@ -639,7 +639,10 @@ def rerun(run: Annotated[str, typer.Argument(help="Run id, path, or 'latest'.")]
 
     with user_errors():
         run_dir = find_run(run)
-        first = manifest.Manifest(run_dir).attempts[0]
+        attempts = manifest.Manifest(run_dir).attempts
+        first = attempts[0] if attempts else {"command": []}
+        note = f"reruns {run_dir.name}" + (f": {first['note']}" if first.get("note") else "")
+        command = manifest.command_for_new_run(run_dir, first["command"], note)
     recorded, current = first["git"]["commit"], manifest.git_state()["commit"]
     if recorded != current:
         typer.echo(
@@ -651,8 +654,6 @@ def rerun(run: Annotated[str, typer.Argument(help="Run id, path, or 'latest'.")]
             f"the code as it is now (`reproduce {run_dir.name}` rebuilds the run's own)",
             err=True,
         )
-    note = f"reruns {run_dir.name}" + (f": {first['note']}" if first.get("note") else "")
-    command = manifest.command_for_new_run(first["command"], note)
     typer.echo("rerunning: " + shlex.join(command))
     raise typer.Exit(subprocess.run([sys.executable, "-m", __package__, *command]).returncode)
 

@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
+from .errors import InvalidInputError, UserError
 
 LOCK_FILE = Path("conda-lock.yml")
 ENV_PREFIX = __package__.upper()  # of the variables the Docker image and its runner set
@@ -283,9 +283,14 @@ def config_hash(config_yaml: str) -> str:
 ONE_RUN_OPTIONS = ("--note", "--run-id")  # what names the original run alone, with its value
 
 
-def command_for_new_run(command: list[str], note: str) -> list[str]:
-    """A recorded command line, to run again as a new run (rerun, reproduce): without the
-    options that named the original alone, and with `note` saying where it comes from."""
+def command_for_new_run(run_dir: Path, command: list[str], note: str) -> list[str]:
+    """The `train` command line that made the run, to run again as a new run (rerun,
+    reproduce): without the options that named the original alone, and with `note` saying
+    where it comes from."""
+    if command[:1] != ["train"]:
+        raise InvalidInputError(
+            f"{run_dir.name} was not made by `train` ({' '.join(command)}): nothing to rerun"
+        )
     kept, arguments = [], iter(command)
     for argument in arguments:
         if argument in ONE_RUN_OPTIONS:
