@@ -716,7 +716,8 @@ def compare_runs(
         if len(runs) < 2:
             raise InvalidInputError("compare needs two runs or more, e.g. compare RUN_A latest")
         found = [find_run(reference) for reference in runs]
-        twice = next((run for run in found if found.count(run) > 1), None)
+        where = [run.resolve() for run in found]  # the same run, by id or by path
+        twice = next((found[i] for i, path in enumerate(where) if where.count(path) > 1), None)
         if twice:
             raise InvalidInputError(f"compare needs different runs; given twice: {twice.name}")
         suffixes = "-".join(label(run_dir) for run_dir in found)
