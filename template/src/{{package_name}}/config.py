@@ -248,6 +248,8 @@ def _check_values(config: Config) -> None:
             raise ConfigError(f"data.quality.{name} must be a fraction, from 0 to 1")
     if quality.min_per_class < 0:
         raise ConfigError("data.quality.min_per_class must be at least 0")
+    if config.data.val_size < 1:
+        raise ConfigError("data.val_size must be at least 1: validation needs images")
     train = config.train
     if train.precision not in {"auto", "fp32", "bf16", "fp16"}:
         raise ConfigError(
@@ -261,6 +263,7 @@ def _check_values(config: Config) -> None:
         "eval_every",
         "checkpoint_every",
         "histogram_every",
+        "keep_last",  # (0 would delete the checkpoint just written, even a preempted run's)
     ):
         if getattr(train, name) < 1:
             raise ConfigError(f"train.{name} must be at least 1")
