@@ -792,6 +792,7 @@ def smoke(overrides: Overrides = None) -> None:
     train, eval and infer, each stage reading what the one before wrote, exactly as the
     separate commands do (`make smoke` runs this). Overrides apply to every stage, e.g.
     `smoke model.name=mlp`."""
+    from . import runs
     from .config import load_config
 
     with user_errors():
@@ -801,7 +802,8 @@ def smoke(overrides: Overrides = None) -> None:
     preprocess(overrides, smoke=True)
     train(overrides, smoke=True)
     evaluate("latest")
-    infer(root / "tests/fixtures/images", output=root / "runs/smoke-predictions.csv")
+    predictions = root / runs.runs_dir() / "smoke-predictions.csv"  # (runs_dir may be absolute)
+    infer(root / "tests/fixtures/images", output=predictions)
 
 
 @app.command()

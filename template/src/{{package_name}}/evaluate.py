@@ -194,9 +194,13 @@ def compare(metrics: dict, baseline_dir: Path) -> dict:
     if not path.is_file():
         raise MissingInputError(f"{path} is missing: evaluate the baseline run first")
     baseline = json.loads(path.read_text())
-    if baseline["split"] != metrics["split"]:
+    if baseline["split"] != metrics["split"]:  # (eval/ of releases before v0.12.7)
         raise InvalidInputError(
             f"the baseline was evaluated on {baseline['split']}, not {metrics['split']}"
+        )
+    if set(baseline["per_class_accuracy"]) != set(metrics["per_class_accuracy"]):
+        raise InvalidInputError(
+            f"{baseline_dir.name} was scored on other classes: compare runs of one dataset"
         )
     return {
         "baseline": baseline_dir.name,

@@ -93,7 +93,7 @@ def describe_command(command: list[str]) -> str:
             experiment = Path(next(arguments, "base")).stem
         elif argument == "--checkpoint":
             overrides.append(f"checkpoint={Path(next(arguments, '')).name}")
-        elif argument in {"--note", "--resume", "--split"}:
+        elif argument in {"--note", "--resume", "--split", "--run-id"}:
             next(arguments, None)
         elif argument == "--smoke":
             smoke = [argument]

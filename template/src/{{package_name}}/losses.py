@@ -1,6 +1,7 @@
 """The training objective as named, weighted terms, each logged on its own.
 
-`train.loss_weights` in the config picks the terms and weighs them:
+`train.loss_weights` in the config picks the terms and weighs them, e.g. with a term
+`confidence_penalty` added to TERMS below:
 
     loss_weights: {cross_entropy: 1.0, confidence_penalty: 0.1}
 
