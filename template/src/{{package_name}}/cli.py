@@ -273,7 +273,10 @@ def train_run(
             init_from = config.model.init_from  # missing weights stop it before the run exists
             pretrained = weights.resolve(config, init_from) if init_from else None
             state = manifest.git_state()
-            saved = manifest.require_clean_tree(state, allow_dirty or config.smoke, run_dir)
+            # A resumed attempt's changes go beside the first attempt's, which reproduce uses.
+            attempt = len(manifest.Manifest(run_dir).attempts) + 1
+            saved_into = run_dir / f"attempt-{attempt}" if attempt > 1 else run_dir
+            saved = manifest.require_clean_tree(state, allow_dirty or config.smoke, saved_into)
             unpushed = (
                 None if config.smoke else manifest.require_pushed(state, config.require_pushed)
             )
@@ -315,7 +318,7 @@ def train_run(
                     "a few steps; it tests the code, not the method"
                 )
             if saved:
-                saved_in = as_typed(run_dir)
+                saved_in = as_typed(saved_into)
                 typer.echo(f"uncommitted changes: saved in {saved_in} ({', '.join(saved)})")
             if unpushed:
                 typer.echo(unpushed, err=True)
