@@ -114,8 +114,8 @@ def last_validation(metrics: Path) -> dict[str, float]:
         if b'"val/loss"' in line:
             try:
                 return json.loads(line)
-            except json.JSONDecodeError:  # a partial first line of the tail
-                return {}
+            except json.JSONDecodeError:  # the tail's partial first line, or a cut last one
+                continue
     return {}
 
 
