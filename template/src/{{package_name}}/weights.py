@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -171,7 +172,7 @@ def _record(config: Config, name: str, path: Path) -> None:
         "path": path.relative_to(config.weights_dir).as_posix(),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    temporary = manifest_file.with_suffix(".tmp")
+    temporary = manifest_file.with_suffix(f".{os.getpid()}.tmp")  # two fetches at once
     temporary.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     temporary.replace(manifest_file)
 
