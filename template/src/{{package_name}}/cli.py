@@ -420,7 +420,11 @@ def sweep(
         settings = sweeps.load_sweep(str(sweep_file))
         # The smoke checks test the code; a sweep tries bad values on purpose.
         fixed = ["smoke_checks.enabled=false", *settings.overrides, *(overrides or [])]
-        experiment = experiment_path(settings.experiment)
+        experiment = settings.experiment
+        if experiment and Path(experiment).suffix in {".yaml", ".yml"}:
+            experiment = str(Path(experiment).resolve())  # written for the root, as configs/
+        if storage and "://" not in storage:
+            storage = str(from_caller(Path(storage)))  # a journal file, where it was typed
         load_config(experiment, smoke, overrides)  # a typo fails now, not in trial 0
         for key, parameter in settings.params.items():
             first = sweeps.first_value(parameter)
