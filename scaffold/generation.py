@@ -8,11 +8,9 @@ or does not exist.
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ import yaml
 from scaffold import answers as answers_module
 from scaffold import git, lockfile, locking, template_history
 from scaffold.errors import ScaffoldError
+from scaffold.interrupts import sigterm_as_interrupt
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ def new_project(
     created_parents = _make_parents(dest.parent)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".scaffold", dir=dest.parent))
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             answers, version = _render(
                 staging, dest.name, data or {}, defaults, template_version, template
             )
@@ -112,24 +111,6 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C while generating, so the cleanup runs for both."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread, where Python cannot handle signals
-        previous = None
-    try:
-        yield
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
 
 
 def _git_identity_defaults() -> dict[str, str]:
