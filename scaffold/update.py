@@ -7,6 +7,7 @@ carries the user's edits over files the template renamed, reports conflicts with
 non-zero exit, and puts the repo back as it was when the update itself fails.
 """
 
+import itertools
 import re
 import tempfile
 from collections.abc import Iterable
@@ -19,6 +20,7 @@ import yaml
 from scaffold import answers as answers_module
 from scaffold import git, template_history
 from scaffold.errors import ConflictError, ScaffoldError
+from scaffold.interrupts import sigterm_as_interrupt
 
 SUBJECT_LIMIT = 72  # the commit-msg hook's default max-subject-length
 CONFLICT_MARKER = re.compile(rb"^(<{7}|>{7}) ", re.MULTILINE)
@@ -115,9 +117,10 @@ def update_project(
         return UpdateResult(current, target, [], "")
 
     try:
-        renames = _template_renames(current, target, answers, bundle, project)
-        _run_copier_update(project, target, new_answers, defaults, conflict, bundle)
-        kept_binaries = _carry_edits_over_renames(project, renames)
+        with sigterm_as_interrupt():  # a killed CI job or `kill` must not leave half an update
+            renames = _template_renames(current, target, answers, bundle, project)
+            _run_copier_update(project, target, new_answers, defaults, conflict, bundle)
+            kept_binaries = _carry_edits_over_renames(project, renames)
     except BaseException:
         git.git("reset", "--quiet", "--hard", "HEAD", cwd=project)
         git.git("clean", "--quiet", "-d", "--force", cwd=project)
@@ -247,22 +250,9 @@ def _template_renames(
     """
     if current == target:  # only answers change: the template's files stay where they are
         return []
-    status = git.git(
-        "diff",
-        "-z",
-        "--find-renames",
-        "--name-status",
-        f"v{current}",
-        f"v{target}",
-        "--",
-        "template/",
-        cwd=template_history.history_repo(bundle),
-    )
-    fields = status.split("\0")
     moves = [
-        (_rendered_path(fields[index + 1], answers), _rendered_path(fields[index + 2], answers))
-        for index in range(len(fields))
-        if fields[index].startswith("R") and index + 2 < len(fields)
+        (_rendered_path(old, answers), _rendered_path(new, answers))
+        for old, new in template_moves(current, target, bundle)
     ]
     # e.g. cli.py -> cli.py.jinja renders to the same file; only real moves of files the
     # repo has are worth regenerating the old version for.
@@ -281,6 +271,43 @@ def _template_renames(
             if user_bytes != old_bytes:
                 renames.append(_Rename(old, new, old_bytes, user_bytes))
     return renames
+
+
+RENAME_SIMILARITY = "40%"  # git's default is 50%: a file moved and rewritten is still moved
+
+
+def template_moves(current: str, target: str, bundle: Path | None = None) -> list[tuple[str, str]]:
+    """(path at `current`, path at `target`) of each template file moved in between.
+
+    Followed one release at a time: a file moved in one release and rewritten in later
+    ones (or moved and rewritten at once, as model.py became models/convnet.py in v0.6.0)
+    resembles its first self too little for git to pair the two in one diff.
+    """
+    versions = template_history.released_versions(bundle)
+    if current in versions and target in versions:
+        steps = versions[versions.index(current) : versions.index(target) + 1]
+    else:
+        steps = [current, target]
+    now_at: dict[str, str] = {}  # path at `current` -> its path after the releases so far
+    for before, after in itertools.pairwise(steps):
+        status = git.git(
+            "diff",
+            "-z",
+            f"--find-renames={RENAME_SIMILARITY}",
+            "--name-status",
+            f"v{before}",
+            f"v{after}",
+            "--",
+            "template/",
+            cwd=template_history.history_repo(bundle),
+        )
+        fields = status.split("\0")
+        for index, field in enumerate(fields[:-2]):
+            if field.startswith("R"):
+                old, new = fields[index + 1], fields[index + 2]
+                origin = next((first for first, path in now_at.items() if path == old), old)
+                now_at[origin] = new
+    return [(old, new) for old, new in now_at.items() if old != new]
 
 
 def _render_version(bundle: Path, version: str, answers: dict[str, Any], dest: Path) -> Path:

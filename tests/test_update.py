@@ -163,6 +163,76 @@ def test_renamed_file_keeps_the_users_edits(history: History, project: Path) -> 
     assert new.endswith("def test_mine() -> None:\n    assert True\n")
 
 
+def test_a_file_moved_then_rewritten_over_releases_keeps_the_users_edits(
+    history: History, project: Path
+) -> None:
+    def rename(source: Path) -> None:
+        tests = source / "template" / "tests"
+        (tests / "test_cli.py.jinja").rename(tests / "test_command_line.py.jinja")
+
+    def rename_and_grow(source: Path) -> None:  # the next release triples the file
+        rename(source)
+        moved = source / "template" / "tests" / "test_command_line.py.jinja"
+        moved.write_text("# a line the template added\n" * 400 + moved.read_text())
+
+    history.release(NEXT, rename)
+    history.release("99.1.0", rename_and_grow)
+    old = project / "tests" / "test_cli.py"
+    old.write_text(old.read_text() + "\n\ndef test_mine() -> None:\n    assert True\n")
+    commit(project, "test: mine")
+
+    update_project(project, bundle=history.bundle, defaults=True)  # to 99.1.0 at once
+
+    new = (project / "tests" / "test_command_line.py").read_text()
+    assert new.startswith("# a line the template added\n")
+    assert new.endswith("def test_mine() -> None:\n    assert True\n")
+
+
+def test_a_file_moved_and_rewritten_in_one_release_keeps_the_users_edits(tmp_path: Path) -> None:
+    """v0.6.0 moved model.py to models/convnet.py and rewrote much of it (41% alike)."""
+    project = new_project(
+        tmp_path / "proj", defaults=True, data=PACKAGE, template_version="0.5.0", lock=False
+    ).path
+    model = project / "src" / "proj" / "model.py"
+    replace_in(model, "nn.ReLU()", "nn.GELU()")
+    commit(project, "feat: a smoother activation")
+    try:
+        update_project(project, to_version="0.6.0", defaults=True)
+    except ConflictError as conflict:  # reported, not dropped, when the edits collide
+        assert "src/proj/models/convnet.py" in conflict.files
+    assert not model.exists()
+    assert "nn.GELU()" in (project / "src" / "proj" / "models" / "convnet.py").read_text()
+
+
+def test_sigterm_during_an_update_leaves_the_repo_as_it_was(
+    history: History, project: Path
+) -> None:
+    history.release(
+        NEXT, lambda source: replace_in(source / README_TEMPLATE, "## Layout\n", "## Map\n")
+    )
+    code = (
+        "import os, signal, sys, time\n"
+        "from pathlib import Path\n"
+        "from scaffold import update\n"
+        "merge = update._run_copier_update\n"
+        "def merge_then_killed(*args, **kwargs):\n"
+        "    merge(*args, **kwargs)  # the tree holds half an update now\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(10)\n"
+        "update._run_copier_update = merge_then_killed\n"
+        "update.update_project(Path(sys.argv[1]), bundle=Path(sys.argv[2]), defaults=True)\n"
+    )
+    killed = subprocess.run(
+        [sys.executable, "-c", code, str(project), str(history.bundle)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert killed.returncode != 0
+    assert dirty_paths(project) == []
+    assert answers(project)["_commit"] == f"v{CURRENT}"
+
+
 def test_renamed_file_with_colliding_edits_is_a_conflict(history: History, project: Path) -> None:
     def rename(source: Path) -> None:
         tests = source / "template" / "tests"
