@@ -73,7 +73,7 @@ def template_version(answers: dict[str, Any]) -> str:
 
 def check(project: Path, *, bundle: Path | None = None) -> UpdateStatus:
     """Compare the repo's template version with the newest one shipped, with the changelog."""
-    current = template_version(read_answers(_root_of(project)))
+    current = template_version(_scaffold_answers(_root_of(project)))
     latest = template_history.latest_version(bundle)
     changelog = template_history.changelog_since(current, bundle) if latest != current else ""
     return UpdateStatus(current, latest, changelog)
@@ -99,12 +99,7 @@ def update_project(
     project = _root_of(project)
     bundle = template_history.history_bundle(bundle)
     _refuse_unsafe_start(project)
-    answers = read_answers(project)
-    if answers["_src_path"] != template_history.PUBLIC_URL:
-        raise ScaffoldError(
-            f"{project} was generated from {answers['_src_path']}, not scaffold's template; "
-            "update it with `copier update`."
-        )
+    answers = _scaffold_answers(project)
     current = template_version(answers)
     target = _target_version(current, to_version, bundle)
     new_answers = answers_module.check(
@@ -167,6 +162,17 @@ def commit_message(current: str, target: str, changed_answers: Iterable[str]) ->
 def _root_of(project: Path) -> Path:
     """The top of the git repo holding `project`, as git finds it; `project` outside one."""
     return git.repo_root(project) or project.resolve()
+
+
+def _scaffold_answers(project: Path) -> dict[str, Any]:
+    """The repo's answers; a repo another copier template made is not ours to update."""
+    answers = read_answers(project)
+    if answers["_src_path"] != template_history.PUBLIC_URL:
+        raise ScaffoldError(
+            f"{project} was generated from {answers['_src_path']}, not scaffold's template; "
+            "update it with `copier update`."
+        )
+    return answers
 
 
 def _refuse_unsafe_start(project: Path) -> None:

@@ -331,6 +331,21 @@ def test_repo_not_made_by_scaffold_is_refused(tmp_path: Path) -> None:
         update_project(other)
 
 
+def test_a_repo_of_another_copier_template_is_neither_checked_nor_updated(
+    project: Path,
+) -> None:
+    answers_file = project / ".copier-answers.yml"
+    answers_file.write_text(
+        answers_file.read_text().replace(
+            template_history.PUBLIC_URL, "gh:someone/data-science-template"
+        )
+    )
+    commit(project, "chore: another template")
+    for command in (check, update_project):
+        with pytest.raises(ScaffoldError, match="not scaffold's template; update it with"):
+            command(project)
+
+
 def test_directory_without_git_is_refused(tmp_path: Path) -> None:
     project = new_project(tmp_path / "nogit", defaults=True, init_git=False).path
     with pytest.raises(ScaffoldError, match="not inside a git repository"):
