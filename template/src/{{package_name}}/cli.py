@@ -273,14 +273,14 @@ def train_run(
             init_from = config.model.init_from  # missing weights stop it before the run exists
             pretrained = weights.resolve(config, init_from) if init_from else None
             state = manifest.git_state()
+            record = manifest.Manifest(run_dir)
             # A resumed attempt's changes go beside the first attempt's, which reproduce uses.
-            attempt = len(manifest.Manifest(run_dir).attempts) + 1
+            attempt = len(record.attempts) + 1
             saved_into = run_dir / f"attempt-{attempt}" if attempt > 1 else run_dir
             saved = manifest.require_clean_tree(state, allow_dirty or config.smoke, saved_into)
             unpushed = (
                 None if config.smoke else manifest.require_pushed(state, config.require_pushed)
             )
-        record = manifest.Manifest(run_dir)
         if context.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
             resolved = to_yaml(config)
