@@ -47,7 +47,8 @@ def _grid(images: np.ndarray, captions: list[str], highlight: list[bool]) -> np.
 
 
 def confusion_matrix(matrix: np.ndarray, classes: tuple[str, ...], path: Path) -> None:
-    """Rows are true classes, columns predictions; counts printed in each cell."""
+    """Rows are true classes, columns predictions; counts printed in each cell, but for the
+    empty ones: the confusions stand out."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -65,6 +66,8 @@ def confusion_matrix(matrix: np.ndarray, classes: tuple[str, ...], path: Path) -
     axes.set_xticklabels(classes, rotation=45, ha="right")
     axes.set_yticklabels(classes)
     for (row, column), count in np.ndenumerate(matrix):
+        if count == 0:
+            continue
         axes.text(
             column,
             row,
