@@ -168,12 +168,13 @@ def new(
         )
     if project.hooks:
         typer.echo(project.hooks.note)
+    extras = ",".join(extra for extra in ("dev", "sweep") if extra in project.extras)
     steps = [
         f"cd {dest}",
         "python3 -m venv .venv && . .venv/bin/activate   # or conda: README, Set up",
         "pip install torch --index-url https://download.pytorch.org/whl/cpu"
         "   # no NVIDIA GPU here? (README: Set up)",
-        "pip install --editable '.[dev,sweep]'",
+        f"pip install --editable '.[{extras}]'",
         "make smoke",
         f"{package} --help",
     ]

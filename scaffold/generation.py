@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import tomllib
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ class NewProject:
     used_fallback_identity: bool
     lock_note: str | None  # what became of the attempt to lock the environment
     hooks: "HookSetup | None" = None  # None: no git, or a template without commit hooks
+    extras: tuple[str, ...] = ()  # the pip extras its pyproject.toml declares ('dev', ...)
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,13 @@ def new_project(
         for parent in created_parents:
             parent.rmdir()
         raise
-    return NewProject(dest, answers, version, commit, fallback, lock_note, hooks)
+    return NewProject(dest, answers, version, commit, fallback, lock_note, hooks, _extras(dest))
+
+
+def _extras(project: Path) -> tuple[str, ...]:
+    """The optional dependency groups of the project: older template versions have fewer."""
+    with (project / "pyproject.toml").open("rb") as file:
+        return tuple(tomllib.load(file).get("project", {}).get("optional-dependencies", {}))
 
 
 def _refuse_non_empty(dest: Path) -> None:

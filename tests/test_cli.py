@@ -105,6 +105,15 @@ def test_new_prints_the_next_steps(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "First commit" in result.output
     assert "demo --help" in result.output
+    assert "pip install --editable '.[dev,sweep]'" in result.output
+
+
+def test_the_next_steps_name_only_extras_the_chosen_version_has(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["new", str(tmp_path / "old"), "--defaults", "--template-version", "0.2.0"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "pip install --editable '.[dev]'" in result.output  # v0.2.0 had no sweep extra
 
 
 def test_mistyped_data_key_is_refused_with_the_closest_question(tmp_path: Path) -> None:
