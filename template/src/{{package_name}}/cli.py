@@ -60,9 +60,10 @@ def _print_version(value: bool) -> None:
 
 # torch, and the torch._dynamo that its optimisers import, make millions of objects that
 # live as long as the process. Two settings keep the garbage collector off them:
-# - it runs after a million new objects instead of 700: it walked the growing heap again
-#   and again while torch was imported, ~0.7 s a command. Only reference cycles wait
-#   longer to be freed (the smoke loop's peak memory grows by ~4%);
+# - until training starts it runs after a million new objects instead of 700: it walked
+#   the growing heap again and again while torch was imported, ~0.7 s a command. Only
+#   reference cycles wait longer to be freed (the smoke loop's peak memory grows by ~4%),
+#   and train.py sets Python's usual pace back before the first step;
 # - at exit they are frozen: the interpreter would walk them all once more, a second or
 #   more, for garbage that vanishes with the process anyway.
 gc.set_threshold(1_000_000)

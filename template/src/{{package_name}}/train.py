@@ -9,6 +9,7 @@ rank together, with a checkpoint to resume from.
 """
 
 import contextlib
+import gc
 import json
 import math
 import os
@@ -121,6 +122,7 @@ def train(
         leave=False,
         disable=not context.is_main or None,  # rank 0 only; None: only on a terminal
     )
+    collect_garbage_as_usual()
     with contextlib.closing(progress), StopSignals() as stop:
         try:
             while state.step < settings.max_steps:
@@ -297,6 +299,13 @@ def restore(state: State, checkpoints: Path, device: torch.device) -> Path | Non
     state.step, state.best_val_loss = saved["step"], saved["best_val_loss"]
     state.first_val_loss = saved.get("first_val_loss", math.nan)
     return path
+
+
+def collect_garbage_as_usual() -> None:
+    """Collect garbage every 700 new objects, Python's default, from the first step on:
+    cli.py defers collection while torch is imported, but a step that leaves a reference
+    cycle holding a tensor must not keep it for thousands of steps."""
+    gc.set_threshold(700)
 
 
 def step_batches(
