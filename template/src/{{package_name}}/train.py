@@ -302,9 +302,15 @@ def restore(state: State, checkpoints: Path, device: torch.device) -> Path | Non
 
 
 def collect_garbage_as_usual() -> None:
-    """Collect garbage every 700 new objects, Python's default, from the first step on:
+    """Collect garbage every 700 new objects, Python's default, from the first step on.
+
     cli.py defers collection while torch is imported, but a step that leaves a reference
-    cycle holding a tensor must not keep it for thousands of steps."""
+    cycle holding a tensor must not keep it for thousands of steps. What exists now (torch,
+    the model, the data) lives as long as the run: after one collection it is frozen, and
+    the collector no longer walks it.
+    """
+    gc.collect()
+    gc.freeze()
     gc.set_threshold(700)
 
 
