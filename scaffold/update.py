@@ -123,7 +123,6 @@ def update_project(
     changed = git.dirty_paths(project)
     conflicts = sorted({*_conflicted_files(project, changed), *kept_binaries})
     if conflicts:
-        _stage_all_but(project, conflicts)
         how = (
             "edit the *.rej files' hunks into place, delete the .rej files"
             if conflict == "rej"
@@ -134,11 +133,9 @@ def update_project(
                 "; your edited binary file(s) the template renamed stay at the old path "
                 "beside its new file: keep one of the two"
             )
-        message = commit_message(current, target, new_answers)
         raise ConflictError(
-            f"Updated to template v{target}, with conflicts in {len(conflicts)} file(s) "
-            f"(the rest is staged): {how}, then `git add --all` and "
-            f"`git commit -m '{message}'`.",
+            f"Updated to template v{target}, with conflicts in {len(conflicts)} file(s): "
+            f"{how}, then `git add --all` and commit.",
             conflicts,
         )
     git.git("add", "--all", cwd=project)
@@ -391,14 +388,6 @@ def _carry_edits_over_renames(project: Path, renames: list[_Rename]) -> list[str
             )
         old_path.unlink(missing_ok=True)
     return kept
-
-
-def _stage_all_but(project: Path, conflicts: list[str]) -> None:
-    """Stage the update but for the files in conflict (and the files a .rej belongs to):
-    as after `git merge`, `git diff` then shows just what is left to settle."""
-    unsettled = {*conflicts, *(name.removesuffix(".rej") for name in conflicts)}
-    git.git("add", "--all", cwd=project)
-    git.git("reset", "--quiet", "--", *sorted(unsettled), cwd=project)
 
 
 def _conflicted_files(project: Path, changed: list[str]) -> list[str]:
