@@ -133,9 +133,10 @@ def update_project(
                 "; your edited binary file(s) the template renamed stay at the old path "
                 "beside its new file: keep one of the two"
             )
+        message = commit_message(current, target, new_answers)
         raise ConflictError(
             f"Updated to template v{target}, with conflicts in {len(conflicts)} file(s): "
-            f"{how}, then `git add --all` and commit.",
+            f"{how}, then `git add --all` and `git commit -m '{message}'`.",
             conflicts,
         )
     git.git("add", "--all", cwd=project)

@@ -95,6 +95,9 @@ def test_conflicts_are_reported_with_markers(history: History, project: Path) ->
     readme = (project / "README.md").read_text()
     assert "<<<<<<< " in readme and ">>>>>>> " in readme
     assert "## Where things are" in readme and "## Repository layout" in readme
+    assert f"`git commit -m 'chore: update scaffold template to v{NEXT}'`" in str(raised.value)
+    # git's unmerged entries stay: it refuses a commit until the conflict is settled
+    assert "README.md" in git("diff", "--name-only", "--diff-filter=U", cwd=project)
 
 
 def test_conflicts_as_rej_files(history: History, project: Path) -> None:
