@@ -174,7 +174,7 @@ def new(
         "python3 -m venv .venv && . .venv/bin/activate   # or conda: README, Set up",
         "pip install torch --index-url https://download.pytorch.org/whl/cpu"
         "   # no NVIDIA GPU here? (README: Set up)",
-        f"pip install --editable '.[{extras}]'",
+        f"pip install --editable '.[{extras}]'" if extras else "pip install --editable .",
         "make smoke",
         f"{package} --help",
     ]

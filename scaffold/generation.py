@@ -92,9 +92,14 @@ def new_project(
 
 
 def _extras(project: Path) -> tuple[str, ...]:
-    """The optional dependency groups of the project: older template versions have fewer."""
-    with (project / "pyproject.toml").open("rb") as file:
-        return tuple(tomllib.load(file).get("project", {}).get("optional-dependencies", {}))
+    """The optional dependency groups of the project: older template versions have fewer,
+    and a template of one's own (`--template`) may have no pyproject.toml at all."""
+    try:
+        with (project / "pyproject.toml").open("rb") as file:
+            table = tomllib.load(file)
+    except (OSError, tomllib.TOMLDecodeError):
+        return ()
+    return tuple(table.get("project", {}).get("optional-dependencies", {}))
 
 
 def _refuse_non_empty(dest: Path) -> None:

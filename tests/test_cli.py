@@ -116,6 +116,20 @@ def test_the_next_steps_name_only_extras_the_chosen_version_has(tmp_path: Path) 
     assert "pip install --editable '.[dev]'" in result.output  # v0.2.0 had no sweep extra
 
 
+def test_a_template_of_ones_own_without_a_pyproject_gets_a_plain_install(tmp_path: Path) -> None:
+    source = tmp_path / "own"
+    source.mkdir()
+    (source / "copier.yml").write_text("package_name:\n  type: str\n  default: own\n")
+    (source / "README.md").write_text("mine\n")
+    answers = "{{ _copier_answers | to_nice_yaml }}"
+    (source / "{{ _copier_conf.answers_file }}.jinja").write_text(answers)
+    result = runner.invoke(
+        app, ["new", str(tmp_path / "p"), "--defaults", "--template", str(source), "--no-git"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "pip install --editable .\n" in result.output
+
+
 def test_mistyped_data_key_is_refused_with_the_closest_question(tmp_path: Path) -> None:
     result = runner.invoke(
         app, ["new", str(tmp_path / "p"), "--defaults", "--data", "trackr=mlflow"]
