@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from . import __version__
+from . import __version__, gc_pace
 
 if TYPE_CHECKING:
     from .sweep import TrialRun
@@ -58,15 +58,8 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
-# torch, and the torch._dynamo that its optimisers import, make millions of objects that
-# live as long as the process. Two settings keep the garbage collector off them:
-# - until training starts it runs after a million new objects instead of 700: it walked
-#   the growing heap again and again while torch was imported, ~0.7 s a command. Only
-#   reference cycles wait longer to be freed (the smoke loop's peak memory grows by ~4%),
-#   and train.py sets Python's usual pace back before the first step;
-# - at exit they are frozen: the interpreter would walk them all once more, a second or
-#   more, for garbage that vanishes with the process anyway.
-gc.set_threshold(1_000_000)
+# At exit the interpreter would walk every object torch and its compiler made, a second or
+# more, to collect garbage that vanishes with the process anyway; freezing them skips it.
 atexit.register(gc.freeze)
 
 CALLER_DIR = Path.cwd()  # where the command was typed: paths on the command line are read here
@@ -112,6 +105,7 @@ def main(
     against the folder they were typed in.
     """
     global CALLER_DIR
+    gc_pace.defer()  # while the command imports torch: see gc_pace.py
     CALLER_DIR = Path.cwd()
     root = project_root(CALLER_DIR)
     if root is not None and root != CALLER_DIR:

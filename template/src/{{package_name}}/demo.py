@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from . import gc_pace
 from .config import Config, from_yaml
 from .data import load_split
 from .datasets import DatasetInfo, info
@@ -127,6 +128,7 @@ def start(page: "gradio.Blocks", host: str = "127.0.0.1", port: int = 7860) -> N
     The caller says where it is, then waits in page.block_thread() until Ctrl-C: the
     address is announced only once the server listens there.
     """
+    gc_pace.resume()  # a server runs for hours: see gc_pace.py
     try:
         page.launch(
             server_name=host, server_port=port, share=False, quiet=True, prevent_thread_lock=True

@@ -9,7 +9,6 @@ rank together, with a checkpoint to resume from.
 """
 
 import contextlib
-import gc
 import json
 import math
 import os
@@ -27,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Subset, TensorDataset
 from tqdm import tqdm
 
-from . import checkpoint, distributed, losses, models, weights
+from . import checkpoint, distributed, gc_pace, losses, models, weights
 from .config import Config, ConfigError, SmokeChecks, TrainConfig, to_yaml
 from .dataset import make_dataset, unnormalize
 from .datasets import DatasetInfo
@@ -122,7 +121,7 @@ def train(
         leave=False,
         disable=not context.is_main or None,  # rank 0 only; None: only on a terminal
     )
-    collect_garbage_as_usual()
+    gc_pace.resume()  # before the first step: see gc_pace.py
     with contextlib.closing(progress), StopSignals() as stop:
         try:
             while state.step < settings.max_steps:
@@ -299,19 +298,6 @@ def restore(state: State, checkpoints: Path, device: torch.device) -> Path | Non
     state.step, state.best_val_loss = saved["step"], saved["best_val_loss"]
     state.first_val_loss = saved.get("first_val_loss", math.nan)
     return path
-
-
-def collect_garbage_as_usual() -> None:
-    """Collect garbage every 700 new objects, Python's default, from the first step on.
-
-    cli.py defers collection while torch is imported, but a step that leaves a reference
-    cycle holding a tensor must not keep it for thousands of steps. What exists now (torch,
-    the model, the data) lives as long as the run: after one collection it is frozen, and
-    the collector no longer walks it.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(700)
 
 
 def step_batches(
