@@ -519,6 +519,7 @@ def evaluate(
         metrics = evaluate_run(run_dir, split, weights)
         accuracy, loss = metrics["accuracy"], metrics["loss"]
         typer.echo(f"{run_dir.name}: {split} accuracy {accuracy:.4f}, loss {loss:.4f}")
+        typer.echo(f"metrics and figures in {as_typed(eval_dir(run_dir, split, weights))}")
         if baseline_dir:
             comparison = compare(metrics, baseline_dir)
             (eval_dir(run_dir, split, weights) / "comparison.json").write_text(
@@ -551,7 +552,7 @@ def infer(
             run_dir = find_run(run)
         records = predict(load_model(run_dir), run_info(run_dir), image_paths(from_caller(source)))
         write(records, from_caller(output))
-        typer.echo(f"{len(records)} prediction(s) written to {output}")
+        typer.echo(f"{len(records)} prediction(s) written to {as_typed(from_caller(output))}")
 
 
 def checkpoint_run(
