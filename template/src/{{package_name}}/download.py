@@ -117,6 +117,17 @@ def _is_unreachable(error: BaseException) -> bool:
 
 def _copy_resuming(url: str, partial: Path) -> None:
     offset = partial.stat().st_size if partial.exists() else 0
+    try:
+        _copy_from(url, partial, offset)
+    except ValueError:  # fsspec's answer when a server ignores ranged requests
+        if not offset:
+            raise
+        partial.unlink()  # it can only send the whole file: start over
+        _copy_from(url, partial, 0)
+
+
+def _copy_from(url: str, partial: Path, offset: int) -> None:
+    """Append `url`'s bytes from `offset` on to `partial`."""
     with fsspec.open(url, "rb") as remote:
         size = getattr(remote, "size", None)
         if offset and size is not None and offset >= size:
