@@ -41,16 +41,24 @@ def git(*args: str) -> str:
 def git_state() -> dict[str, Any]:
     """The commit, the modified tracked and untracked (not ignored) files, and the remote
     branches known to hold the commit (as of the last fetch): where to get the code back."""
-    status = git("status", "--porcelain", "--untracked-files=all")
-    lines = status.splitlines()
+    # -z: names as they are, not quoted (spaces, non-ASCII), each entry ended by a NUL.
+    entries = iter(git("status", "--porcelain", "-z", "--untracked-files=all").split("\0"))
+    modified, untracked = [], []
+    for entry in entries:
+        if not entry:
+            continue
+        code, name = entry[:2], entry[3:]
+        (untracked if code == "??" else modified).append(name)
+        if "R" in code or "C" in code:
+            next(entries)  # the name it was renamed or copied from
     head = commit()
     held = (
         git("branch", "--remotes", "--contains", head, "--format=%(refname:short)") if head else ""
     )
     return {
         "commit": head,
-        "modified": [line[3:] for line in lines if not line.startswith("??")],
-        "untracked": [line[3:] for line in lines if line.startswith("??")],
+        "modified": modified,
+        "untracked": untracked,
         "pushed_to": held.split(),
     }
 
