@@ -95,7 +95,7 @@ class Config:
     seed: int = MISSING
     deterministic: bool = MISSING  # bit-exact reruns, at some cost in speed
     smoke: bool = MISSING  # a quick check of the code, not an experiment
-    runs_dir: str = MISSING
+    runs_dir: str = MISSING  # base.yaml alone sets it: every command reads it from there
     require_pushed: bool = False  # a long run refuses a commit that no remote holds
     weights_dir: str = MISSING  # where `fetch-weights` keeps pretrained weights (not in git)
     weights: dict[str, WeightsSource] = field(default_factory=dict)  # NAME: {url, sha256}
@@ -139,6 +139,14 @@ def load_config(
                 f"{overrides_from}: overrides must be key=value (e.g. train.lr=3e-4): {malformed}"
             )
         layers.append((overrides_from, OmegaConf.from_dotlist(overrides)))
+    for source, layer in layers[1:]:
+        if "runs_dir" in layer:
+            raise ConfigError(
+                f"{source}: runs_dir is where every command, eval and infer too, looks for "
+                f"runs, so it is set in one place: {paths[0]}, or the environment variable "
+                f"{__package__.upper()}_RUNS_DIR (e.g. {__package__.upper()}_RUNS_DIR="
+                "/scratch/runs)"
+            )
     merged = _schema(*(layer for _, layer in layers), check_model=check_model)
     for source, layer in layers:
         merged = _merge(merged, layer, source)
