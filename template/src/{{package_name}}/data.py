@@ -35,6 +35,7 @@ def preprocess(config: DataConfig, config_hash: str) -> list[Path]:
     check that the data can be trusted: see `check_quality`."""
     dataset = datasets.get(config.name)
     paths = dataset.preprocess(config, config_hash)
+    record_entry(Path(config.root), "dataset", config.name)  # whose arrays processed/ holds
     return paths + check_quality(config, dataset.INFO, config_hash)
 
 
@@ -50,7 +51,7 @@ def check_quality(config: DataConfig, info: DatasetInfo, config_hash: str) -> li
     figures = quality.measure(splits, corrupt, info)
     failures = quality.judge(figures, config.quality)
     paths = quality.write_report(root / "quality", config.name, figures, failures)
-    record_quality(root, quality.summary(figures, failures, paths[0].relative_to(root)))
+    record_entry(root, "quality", quality.summary(figures, failures, paths[0].relative_to(root)))
     if failures:
         raise quality.DataQualityError(quality.failure_message(failures, paths[0]))
     return paths
@@ -133,6 +134,7 @@ def load_split(config: DataConfig, split: str) -> tuple[np.ndarray, np.ndarray]:
     path = Path(config.root) / "processed" / f"{source}.npz"
     if not path.is_file():
         raise MissingInputError(f"{path} is missing: run `download` and `preprocess` first")
+    check_dataset(config)
     with np.load(path) as arrays:
         images, labels = arrays["images"], arrays["labels"]
     if split == "train":
@@ -144,6 +146,19 @@ def load_split(config: DataConfig, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 def manifest_path(config: DataConfig) -> Path:
     return Path(config.root) / "manifest.json"
+
+
+def check_dataset(config: DataConfig) -> None:
+    """Refuse processed arrays that another dataset's `preprocess` wrote under data.root:
+    with the same shapes they would train and score silently on the wrong images."""
+    path = manifest_path(config)
+    made_by = json.loads(path.read_text()).get("dataset") if path.is_file() else None
+    if made_by not in (None, config.name):  # (None: data of v0.12.10 and before)
+        raise InvalidInputError(
+            f"{Path(config.root) / 'processed'} holds the {made_by} dataset, not {config.name}: "
+            f"give each dataset a data.root of its own (e.g. data.root=data/{config.name}), "
+            "where `download` and `preprocess` put it"
+        )
 
 
 class DataChangedError(UserError, RuntimeError):
@@ -167,6 +182,7 @@ def verify(config: DataConfig) -> None:
     path = manifest_path(config)
     if not path.is_file():
         return
+    check_dataset(config)
     manifest = json.loads(path.read_text())
     if not manifest.get("quality", {}).get("passed", True):
         raise quality.DataQualityError(
@@ -218,11 +234,12 @@ def record(root: Path, path: Path, source: list[str], config_hash: str, md5: str
     _write_manifest(manifest_file, manifest)
 
 
-def record_quality(root: Path, figures: dict) -> None:
-    """Set the data manifest's "quality" entry: the figures of the last `preprocess`."""
+def record_entry(root: Path, key: str, value: str | dict) -> None:
+    """Set an entry of the data manifest beside "files": "dataset" (the dataset whose arrays
+    processed/ holds) or "quality" (the figures of the last `preprocess`)."""
     manifest_file = root / "manifest.json"
     manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {"files": {}}
-    manifest["quality"] = figures
+    manifest[key] = value
     _write_manifest(manifest_file, manifest)
 
 
