@@ -133,7 +133,9 @@ def load_split(config: DataConfig, split: str) -> tuple[np.ndarray, np.ndarray]:
     source = "test" if split == "test" else "train"
     path = Path(config.root) / "processed" / f"{source}.npz"
     if not path.is_file():
-        raise MissingInputError(f"{path} is missing: run `download` and `preprocess` first")
+        raise MissingInputError(
+            f"{path} is missing: run `{__package__} download`, then `{__package__} preprocess`"
+        )
     check_dataset(config)
     with np.load(path) as arrays:
         images, labels = arrays["images"], arrays["labels"]
@@ -176,8 +178,8 @@ def verify(config: DataConfig) -> None:
     processed = Path(config.root) / "processed" / "train.npz"
     if not processed.is_file():
         raise MissingInputError(
-            f"{processed} is missing: run `download` and `preprocess` first, with the same "
-            "--experiment and --smoke as here"
+            f"{processed} is missing: run `{__package__} download` and `{__package__} "
+            "preprocess` first, with the same --experiment, --smoke and data.* overrides as here"
         )
     path = manifest_path(config)
     if not path.is_file():

@@ -49,7 +49,7 @@ def fetch(name: str, mirrors: list[str], md5: str, dest_dir: Path, attempts: int
         offline_hint=(
             "Download on a machine with network access and copy data/ over, or point the "
             "mirrors at a local copy of the files, e.g. "
-            '`download "data.mirrors=[file:///path/to/files/]"`.'
+            f'`{__package__} download "data.mirrors=[file:///path/to/files/]"`.'
         ),
     )
 

@@ -12,6 +12,7 @@ manifest ("quality"); the report that lists every item is <data.root>/quality/re
 """
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -117,12 +118,13 @@ def summary(figures: dict[str, Any], failures: list[str], report: Path) -> dict[
 
 
 def failure_message(failures: list[str], report: Path) -> str:
+    key, limit = re.search(r"(data\.quality\.\w+) = (\S+)", failures[0]).groups()
     return (
         f"the data crosses {len(failures)} data-quality threshold(s):\n  "
         + "\n  ".join(failures)
         + f"\nEvery item is listed in {report}. Fix the data, or accept it with a looser "
         "threshold in configs/base.yaml (data.quality) or on the command line, e.g. "
-        "`preprocess data.quality.max_corrupt_fraction=0.05`."
+        f"`{__package__} preprocess {key}=VALUE` (now {limit})."
     )
 
 
