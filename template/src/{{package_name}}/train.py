@@ -572,7 +572,9 @@ def overfit_one_batch(
         raise SmokeCheckError(
             f"smoke check failed: a fresh model could not overfit one batch of 16 examples "
             f"(loss {loss:.4f} after {OVERFIT_STEPS} steps, smoke_checks.overfit_loss {target}): "
-            "the loss, the graph from the weights to it, or train.lr is broken"
+            "the loss, the graph from the weights to it, or train.lr is broken (or the model "
+            "is too small to fit 16 examples that fast: raise smoke_checks.overfit_loss in "
+            "configs/smoke.yaml)"
         )
 
 
