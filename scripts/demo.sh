@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: bash scripts/demo.sh [--no-setup] [DIR]
+# Usage: bash scripts/demo.sh [--no-setup] [DIR]   (--no-setup before or after DIR)
 #
 # Set up .venv, generate a demo project with scaffold's defaults in DIR (default: demo in
 # this repository), install it into its own DIR/.venv (which uses .venv's packages), run its
@@ -35,10 +35,11 @@ refuse() {
 
 # Every check on DIR comes first, so a refusal costs nothing and touches nothing.
 SETUP=1
-if [ "${1-}" = "--no-setup" ]; then  # .venv is ready: skip scripts/setup.sh
-    SETUP=0
-    shift
-fi
+FOLDERS=()
+for arg in "$@"; do  # --no-setup (.venv is ready: skip scripts/setup.sh), before DIR or after
+    if [ "$arg" = "--no-setup" ]; then SETUP=0; else FOLDERS+=("$arg"); fi
+done
+set -- ${FOLDERS[@]+"${FOLDERS[@]}"}
 case "$#:${1-}" in
     0:) DEMO="$ROOT/demo" ;;
     1:-h | 1:--help) usage; exit 0 ;;

@@ -62,11 +62,12 @@ def test_reads_a_relative_path_against_the_callers_directory(tmp_path: Path) -> 
     assert (folder / "notes.txt").read_text() == "a week of work\n"
 
 
-def test_refuses_a_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("options", [[], ["--no-setup"]])
+def test_refuses_a_file(tmp_path: Path, options: list[str]) -> None:
     target = tmp_path / "results.csv"
     target.write_text("accuracy\n0.91\n")
 
-    result = demo(str(target), cwd=tmp_path)
+    result = demo(str(target), *options, cwd=tmp_path)  # --no-setup may follow DIR too
 
     assert_refused_before_set_up(result, target)
     assert "is a file" in result.stderr
