@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from .errors import InvalidInputError
+
 PATTERN = "step-*.pt"
 # What torch.load raises on a truncated, emptied or overwritten file.
 UNREADABLE = (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile)
@@ -31,6 +33,21 @@ def load(path: Path, device: torch.device) -> dict[str, Any]:
     return torch.load(path, map_location=device, weights_only=True)
 
 
+def load_named(path: Path, device: torch.device) -> dict[str, Any]:
+    """`load`, where a damaged file is an error naming it and the way on, not a traceback."""
+    try:
+        return load(path, device)
+    except UNREADABLE as error:
+        raise InvalidInputError(
+            f"{path} is unreadable ({_reason(error)}): it was cut short or damaged. Score the "
+            "run's other weights (--weights best or last), or restore the file"
+        ) from None
+
+
+def _reason(error: BaseException) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
 def load_newest_intact(
     directory: Path, device: torch.device
 ) -> tuple[dict[str, Any], Path] | None:
@@ -43,9 +60,9 @@ def load_newest_intact(
         try:
             return load(path, device), path
         except UNREADABLE as error:
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             print(
-                f"warning: {path} is unreadable ({reason}): trying an older one", file=sys.stderr
+                f"warning: {path} is unreadable ({_reason(error)}): trying an older one",
+                file=sys.stderr,
             )
     return None
 

@@ -149,9 +149,9 @@ def load_model(
     model = models.build(config.model, info(config.data))
     best, final = run_dir / "checkpoints" / "best.pt", run_dir / "model.pt"
     if weights == "best" and best.is_file():
-        state = checkpoint.load(best, device)["model"]
+        state = checkpoint.load_named(best, device)["model"]
     elif final.is_file():
-        state = torch.load(final, map_location=device, weights_only=True)
+        state = checkpoint.load_named(final, device)
     elif found := checkpoint.load_newest_intact(run_dir / "checkpoints", device):
         saved, path = found
         print(f"note: {run_dir.name} did not finish: using {path.name}", file=sys.stderr)
