@@ -286,7 +286,6 @@ def train_run(
             run_dir.mkdir(parents=True, exist_ok=True)
             resolved = to_yaml(config)
             (run_dir / "config.yaml").write_text(resolved)
-            previous_latest = runs.mark_latest(run_dir)
             if trial:
                 trial.started(run_dir)
             record.start(
@@ -323,6 +322,8 @@ def train_run(
                 typer.echo(f"uncommitted changes: saved in {saved_in} ({', '.join(saved)})")
             if unpushed:
                 typer.echo(unpushed, err=True)
+            # Last before training: a run that failed to start never becomes `latest`.
+            previous_latest = runs.mark_latest(run_dir)
         with user_errors():  # a NaN loss is reported like any other user-fixable problem
             try:
                 result = run_training(
