@@ -11,12 +11,12 @@ or configs/data/NAME.yaml (merged before base.yaml, so every later layer overrid
 """
 
 import sys
-from dataclasses import dataclass, field, fields, make_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, make_dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import MISSING, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from .errors import UserError, did_you_mean
 
@@ -221,6 +221,22 @@ def _schema(*layers, values: bool = True, check_model: bool = True):
     return schema
 
 
+def _fields_missing_from(saved, current, prefix: str = "") -> list[str]:
+    """The schema's fields (dotted) that a saved config lacks: the schema gained them since.
+
+    A dict-typed setting (e.g. train.loss_weights) is one field: keys in it are the run's
+    choices, and a key configs/ has now but the run had not was not part of the run.
+    """
+    found = []
+    for key in current:
+        name = f"{prefix}{key}"
+        if key not in saved:
+            found.append(name)
+        elif is_dataclass(OmegaConf.get_type(current, key)) and isinstance(saved[key], DictConfig):
+            found += _fields_missing_from(saved[key], current[key], f"{name}.")
+    return found
+
+
 def _untyped(base: type, *sources) -> type:
     """A Settings class taking every key the sources set, of any type: checked later."""
     keys: dict[str, None] = {}  # in the order of the sources: configs/model/NAME.yaml first
@@ -287,15 +303,18 @@ def to_yaml(config: Config) -> str:
 def from_yaml(path: Path) -> Config:
     """Read a config saved by `to_yaml` (e.g. a run's config.yaml), validating it again.
 
-    A run made before the schema gained a field still loads: the field takes its value
-    from base.yaml, and a note on stderr says which fields were filled. A saved key the
-    code no longer knows (or a value of the wrong type) cannot be guessed: that is an error
-    naming the key and what to do.
+    A run made before the schema gained a field still loads: the field takes the value the
+    configs give it now (base.yaml, the model's and dataset's files, and smoke.yaml for a
+    smoke run), and a note on stderr names every field filled. A saved key the code no
+    longer knows (or a value of the wrong type) cannot be guessed: that is an error naming
+    the key and what to do.
     """
     try:
         saved = OmegaConf.load(path)
-        defaults = OmegaConf.load(CONFIG_DIR / "base.yaml")
-        merged = OmegaConf.merge(_schema(defaults, saved, values=False), saved)
+        layers = [OmegaConf.load(CONFIG_DIR / "base.yaml")]
+        if saved.get("smoke"):
+            layers.append(OmegaConf.load(CONFIG_DIR / "smoke.yaml"))
+        merged = OmegaConf.merge(_schema(*layers, saved, values=False), saved)
     except OmegaConfBaseException as error:
         key = getattr(error, "full_key", "") or "?"
         raise ConfigError(
@@ -304,13 +323,24 @@ def from_yaml(path: Path) -> Config:
             "the run used (its commit is in manifest.json: `git worktree add ../old COMMIT`), "
             f"or edit {path} to match configs/base.yaml."
         ) from None
-    filled = sorted(OmegaConf.missing_keys(merged))
+    filled, predated = [], _fields_missing_from(saved, merged)
+    current = OmegaConf.merge(_schema(*layers, saved), *layers, saved) if predated else None
+    for key in predated:
+        try:
+            value = OmegaConf.select(current, key, throw_on_missing=True)
+        except MissingMandatoryValue:
+            continue  # configs/ has no value for it either: an error, below
+        OmegaConf.update(merged, key, value, merge=False)
+        filled.append(key)
     if filled:
-        defaults = OmegaConf.merge(_schema(defaults, saved), defaults)
-        for key in filled:
-            OmegaConf.update(merged, key, OmegaConf.select(defaults, key), merge=False)
         sys.stderr.write(
-            f"note: {path} predates {', '.join(filled)}: using configs/base.yaml's values.\n"
+            f"note: {path} predates {', '.join(filled)}: using the values configs/ gives now.\n"
+        )
+    unset = sorted(OmegaConf.missing_keys(merged))
+    if unset:
+        raise ConfigError(
+            f"{path} predates {', '.join(unset)}, and configs/ gives no value to fill in: "
+            f"set one in {CONFIG_DIR / 'base.yaml'}, or in {path} for this run alone"
         )
     config = OmegaConf.to_object(merged)
     assert isinstance(config, Config)
