@@ -139,7 +139,8 @@ def resolve(runs_dir: Path, reference: str) -> Path:
     candidate = Path(reference)
     run_dir = candidate if candidate.is_dir() else runs_dir / reference
     if not run_dir.is_dir() and re.fullmatch(r"[0-9a-f]{4}", reference):
-        matches = sorted(runs_dir.glob(f"*-{reference}"))
+        # (runs only: `compare` names its report folders after the runs it compared)
+        matches = sorted(path.parent for path in runs_dir.glob(f"*-{reference}/config.yaml"))
         if len(matches) > 1:
             raise InvalidInputError(
                 f"{reference} ends {len(matches)} run ids: name one of "
