@@ -33,14 +33,14 @@ def load(path: Path, device: torch.device) -> dict[str, Any]:
     return torch.load(path, map_location=device, weights_only=True)
 
 
-def load_named(path: Path, device: torch.device) -> dict[str, Any]:
-    """`load`, where a damaged file is an error naming it and the way on, not a traceback."""
+def load_named(path: Path, device: torch.device, way_on: str) -> dict[str, Any]:
+    """`load`, where a damaged file is an error naming it and `way_on`, not a traceback."""
     try:
         return load(path, device)
     except UNREADABLE as error:
         raise InvalidInputError(
-            f"{path} is unreadable ({_reason(error)}): it was cut short or damaged. Score the "
-            "run's other weights (--weights best or last), or restore the file"
+            f"{path} is unreadable ({_reason(error)}): it was cut short or damaged. Restore "
+            f"it, or {way_on}"
         ) from None
 
 

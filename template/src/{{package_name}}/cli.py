@@ -538,6 +538,7 @@ def infer(
     output: Annotated[Path, typer.Option(help="predictions.csv or .json")] = Path(
         "predictions.csv"
     ),
+    weights: Annotated[str, typer.Option(help="best (lowest val loss) or last.")] = "best",
     checkpoint: Checkpoint = None,
     experiment: Experiment = None,
     smoke: Smoke = False,
@@ -551,7 +552,8 @@ def infer(
             run_dir = checkpoint_run(checkpoint, experiment, smoke, ["infer", str(source)])
         else:
             run_dir = find_run(run)
-        records = predict(load_model(run_dir), run_info(run_dir), image_paths(from_caller(source)))
+        model = load_model(run_dir, weights)
+        records = predict(model, run_info(run_dir), image_paths(from_caller(source)))
         write(records, from_caller(output))
         typer.echo(f"{len(records)} prediction(s) written to {as_typed(from_caller(output))}")
 

@@ -148,10 +148,13 @@ def load_model(
     config = config or from_yaml(run_dir / "config.yaml")
     model = models.build(config.model, info(config.data))
     best, final = run_dir / "checkpoints" / "best.pt", run_dir / "model.pt"
+    again = f"train it again (`rerun {run_dir.name}`)"
     if weights == "best" and best.is_file():
-        state = checkpoint.load_named(best, device)["model"]
+        way_on = "use the final weights (--weights last)" if final.is_file() else again
+        state = checkpoint.load_named(best, device, way_on)["model"]
     elif final.is_file():
-        state = checkpoint.load_named(final, device)
+        way_on = "use the best weights (--weights best)" if best.is_file() else again
+        state = checkpoint.load_named(final, device, way_on)
     elif found := checkpoint.load_newest_intact(run_dir / "checkpoints", device):
         saved, path = found
         print(f"note: {run_dir.name} did not finish: using {path.name}", file=sys.stderr)
