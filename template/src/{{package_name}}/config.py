@@ -10,6 +10,7 @@ or DataConfig with its own typed settings, and whose values are configs/model/NA
 or configs/data/NAME.yaml (merged before base.yaml, so every later layer overrides them).
 """
 
+import os
 import sys
 from dataclasses import dataclass, field, fields, is_dataclass, make_dataclass
 from pathlib import Path
@@ -21,6 +22,10 @@ from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 from .errors import UserError, did_you_mean
 
 CONFIG_DIR = Path("configs")
+# The environment variables configs/*.yaml read (`${oc.env:NAME,default}`) to move folders.
+FOLDER_VARIABLES = [
+    f"{__package__.upper()}_{name}" for name in ("RUNS_DIR", "DATA_ROOT", "WEIGHTS_DIR")
+]
 
 
 @dataclass
@@ -122,6 +127,7 @@ def load_config(
     module (and torch): for the data stages, which do not build a model. `overrides_from`
     is where errors say the overrides were written.
     """
+    _check_environment()
     paths = [_base_path()]
     if experiment:
         paths.append(_experiment_path(experiment))
@@ -163,11 +169,22 @@ def base_setting(key: str) -> Any:
     """One setting of base.yaml, resolved as load_config resolves it (`${oc.env:...}`), but
     without the schema, whose model and dataset modules import numpy and more: for `runs`
     and `compare`, which need to know where runs live, not a checked config."""
+    _check_environment()
     path = _base_path()
     value = OmegaConf.select(OmegaConf.load(path), key)
     if value is None:
         raise ConfigError(f"no value for {key}: set it in {path}")
     return value
+
+
+def _check_environment() -> None:
+    """A folder variable set but empty would put runs or data in the project's root, or in
+    /smoke (YAML's default applies only to a variable that is not set at all)."""
+    for name in FOLDER_VARIABLES:
+        if os.environ.get(name) == "":
+            raise ConfigError(
+                f"${name} is set but empty: unset it (unset {name}), or name a folder"
+            )
 
 
 def _base_path() -> Path:
