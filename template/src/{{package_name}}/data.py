@@ -157,9 +157,9 @@ def check_dataset(config: DataConfig) -> None:
     made_by = json.loads(path.read_text()).get("dataset") if path.is_file() else None
     if made_by not in (None, config.name):  # (None: data of v0.12.10 and before)
         raise InvalidInputError(
-            f"{Path(config.root) / 'processed'} holds the {made_by} dataset, not {config.name}: "
-            f"give each dataset a data.root of its own (e.g. data.root=data/{config.name}), "
-            "where `download` and `preprocess` put it"
+            f"{Path(config.root) / 'processed'} holds the {made_by} dataset, not {config.name}. "
+            f"Give each dataset a data.root of its own (e.g. data.root=data/{config.name}), "
+            f"and run `{__package__} download` and `{__package__} preprocess` for it there"
         )
 
 
