@@ -475,6 +475,7 @@ def sweep(
     tell("sweep", f"study {study_name}", "completed", f"{len(finished.trials)} trials; {said}")
 
 
+Weights = Annotated[str, typer.Option(help="best (lowest val loss) or last.")]
 Checkpoint = Annotated[
     str | None,
     typer.Option(
@@ -489,7 +490,7 @@ Checkpoint = Annotated[
 def evaluate(
     run: Annotated[str, typer.Argument(help="Run id, path, or 'latest'.")] = "latest",
     split: Annotated[str, typer.Option(help="test or val.")] = "test",
-    weights: Annotated[str, typer.Option(help="best (lowest val loss) or last.")] = "best",
+    weights: Weights = "best",
     baseline: Annotated[str | None, typer.Option(help="Compare with this evaluated run.")] = None,
     checkpoint: Checkpoint = None,
     experiment: Experiment = None,
@@ -538,7 +539,7 @@ def infer(
     output: Annotated[Path, typer.Option(help="predictions.csv or .json")] = Path(
         "predictions.csv"
     ),
-    weights: Annotated[str, typer.Option(help="best (lowest val loss) or last.")] = "best",
+    weights: Weights = "best",
     checkpoint: Checkpoint = None,
     experiment: Experiment = None,
     smoke: Smoke = False,
