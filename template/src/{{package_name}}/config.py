@@ -10,6 +10,8 @@ or DataConfig with its own typed settings, and whose values are configs/model/NA
 or configs/data/NAME.yaml (merged before base.yaml, so every later layer overrides them).
 """
 
+import functools
+import io
 import os
 import sys
 from dataclasses import dataclass, field, fields, is_dataclass, make_dataclass
@@ -222,8 +224,8 @@ def _schema(*layers, values: bool = True, check_model: bool = True):
         chosen = OmegaConf.merge(*layers)
     except OmegaConfBaseException as error:
         raise ConfigError(f"the config layers do not merge: {error}") from None
-    schema = OmegaConf.structured(Config)
-    for section, parts in (("model", models), ("data", datasets)):
+    parts = []
+    for section, modules in (("model", models), ("data", datasets)):
         name = OmegaConf.select(chosen, f"{section}.name")
         if name is None:
             raise ConfigError(f"no {section}.name: set it in {CONFIG_DIR / 'base.yaml'}")
@@ -231,10 +233,25 @@ def _schema(*layers, values: bool = True, check_model: bool = True):
         if section == "model" and not check_model:
             settings = _untyped(ModelConfig, path, *(layer.get(section) for layer in layers))
         else:
-            settings = parts.get(str(name)).Settings
+            settings = modules.get(str(name)).Settings
+        text = path.read_text() if values and path.is_file() else None
+        parts.append((section, settings, str(path), text))
+    return _built_schema(tuple(parts))
+
+
+@functools.lru_cache(maxsize=8)
+def _built_schema(parts: tuple[tuple[str, type, str, str | None], ...]) -> DictConfig:
+    """The schema for (section, Settings, path, text of the file) parts, kept per process:
+    it takes tens of milliseconds, and one command builds it up to four times (e.g. eval
+    reads the run's config and the schema for it twice). Callers only merge into it, which
+    copies it; they never change it. The key holds the file's text, not its time: an edit
+    between two loads is always seen."""
+    schema = OmegaConf.structured(Config)
+    for section, settings, path, text in parts:
         schema[section] = OmegaConf.structured(settings)
-        if values and path.is_file():
-            schema = _merge(schema, {section: OmegaConf.load(path)}, str(path))
+        if text is not None:
+            values = OmegaConf.load(io.StringIO(text))
+            schema = _merge(schema, {section: values}, path)
     return schema
 
 
