@@ -46,15 +46,36 @@ def _grid(images: np.ndarray, captions: list[str], highlight: list[bool]) -> np.
     return np.asarray(canvas)
 
 
-def confusion_matrix(matrix: np.ndarray, classes: tuple[str, ...], path: Path) -> None:
-    """Rows are true classes, columns predictions; counts printed in each cell, but for the
-    empty ones: the confusions stand out."""
+def subplots(*args, **kwargs):
+    """matplotlib's `subplots`, drawing off screen (Agg): commands run on clusters and in CI,
+    with no display. No layout engine, whatever the user's matplotlibrc: `save` lays out."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(8, 7))
+    return plt.subplots(*args, layout="none", **kwargs)
+
+
+def save(figure, path: Path) -> None:
+    """Lay the figure out so that no label is cut, write it as PNG and free it.
+
+    The tight layout runs once, here: `figure.tight_layout()` would leave a placeholder
+    layout engine behind, with which savefig lays out and draws the figure a second time
+    (saving ~20% slower, for the same PNG).
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.layout_engine import TightLayoutEngine
+
+    TightLayoutEngine().execute(figure)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def confusion_matrix(matrix: np.ndarray, classes: tuple[str, ...], path: Path) -> None:
+    """Rows are true classes, columns predictions; counts printed in each cell, but for the
+    empty ones: the confusions stand out."""
+    figure, axes = subplots(figsize=(8, 7))
     axes.imshow(matrix, cmap="Blues")
     axes.set(
         xticks=range(len(classes)),
@@ -77,19 +98,12 @@ def confusion_matrix(matrix: np.ndarray, classes: tuple[str, ...], path: Path) -
             fontsize=8,
             color="white" if count > matrix.max() / 2 else "black",
         )
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save(figure, path)
 
 
 def training_curves(records: list[dict], path: Path) -> None:
     """Training and validation loss, and validation accuracy, against the step."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(11, 4))
+    figure, (loss_axes, accuracy_axes) = subplots(1, 2, figsize=(11, 4))
     for name, axes in (
         ("train/loss", loss_axes),
         ("val/loss", loss_axes),
@@ -103,19 +117,12 @@ def training_curves(records: list[dict], path: Path) -> None:
     for axes in (loss_axes, accuracy_axes):
         axes.legend()
         axes.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save(figure, path)
 
 
 def overlaid_curves(runs: dict[str, list[dict]], names: tuple[str, ...], path: Path) -> None:
     """One panel per metric name against the step, every run's curve in it: runs side by side."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, panels = plt.subplots(1, len(names), figsize=(5 * len(names), 4), squeeze=False)
+    figure, panels = subplots(1, len(names), figsize=(5 * len(names), 4), squeeze=False)
     for name, axes in zip(names, panels[0], strict=True):
         for run_id, records in runs.items():
             points = [(r["step"], r[name]) for r in records if name in r]
@@ -127,6 +134,4 @@ def overlaid_curves(runs: dict[str, list[dict]], names: tuple[str, ...], path: P
     drawn = [axes for axes in panels[0] if axes.lines]
     if drawn:
         drawn[0].legend(title="run", fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save(figure, path)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from . import plots
 from .config import DataQuality
 from .datasets import DatasetInfo
 from .errors import UserError
@@ -179,12 +180,7 @@ def write_report(
 
 def plot_class_counts(classes: list[str], counts: dict[str, list[int]], path: Path) -> None:
     """Grouped bars: one group per class, one bar per split; a starved class stands out."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(max(6, 0.8 * len(classes)), 4))
+    figure, axes = plots.subplots(figsize=(max(6, 0.8 * len(classes)), 4))
     width = 0.8 / len(counts)
     for offset, (split, per_class) in enumerate(counts.items()):
         positions = np.arange(len(classes)) + (offset - (len(counts) - 1) / 2) * width
@@ -194,6 +190,4 @@ def plot_class_counts(classes: list[str], counts: dict[str, list[int]], path: Pa
     axes.set(ylabel="examples", title="Examples per class and split")
     axes.legend(loc="upper left", bbox_to_anchor=(1, 1))
     axes.grid(axis="y", alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    plots.save(figure, path)
