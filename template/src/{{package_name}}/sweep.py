@@ -235,8 +235,9 @@ def run_sweep(
             retry(study, stale, sweep.max_retries, echo)
     while trials_left(study, sweep.trials):
         run_trial(study, sweep, worker, train, echo)
-        write_report(study, folder, echo)
-    write_report(study, folder, echo)
+        if trials_left(study, sweep.trials):  # read as the sweep goes; the last one below
+            write_report(study, folder, echo)
+    write_report(study, folder, echo)  # last, with what every worker has told the study
     return study
 
 
