@@ -37,7 +37,10 @@ def summary(project: Path) -> list[str]:
     for row in predictions[:SHOWN_PREDICTIONS]:
         confidence = max(float(value) for key, value in row.items() if key.startswith("p_"))
         lines.append(f"    {Path(row['path']).name} -> {row['prediction']} ({confidence:.0%})")
-    lines.append(f"  go on:       cd {project} && . .venv/bin/activate  (then make test, ...)")
+    lines.append(
+        f"  go on:       cd {project} && . .venv/bin/activate  (installed already: no pip"
+        " step of the 'Next:' above or of its README is needed; then make test, ...)"
+    )
     if (latest / "tensorboard").is_dir():
         lines.append(f"  curves:      tensorboard --logdir {runs}")
     lines.append(

@@ -96,6 +96,7 @@ def test_second_run_reuses_the_demo_and_keeps_the_first_run(tmp_path: Path) -> N
     first_run = project / "runs" / (project / "runs" / "LATEST").read_text().strip()
     assert "Smoke results" in first.stdout and "accuracy" in first.stdout
     assert f"cd {project} && . .venv/bin/activate" in first.stdout  # make needs its python
+    assert "installed already: no pip step" in first.stdout  # not the README's set-up again
     assert first.stdout.rstrip().endswith("how good the model can get."), "not ending on results"
 
     second = demo("--no-setup", str(project), cwd=elsewhere, timeout=600)
