@@ -248,7 +248,7 @@ def _schema(*layers, values: bool = True, check_model: bool = True):
 def _built_schema(parts: tuple[tuple[str, type, str, str | None], ...]) -> DictConfig:
     """The schema for (section, Settings, path, text of the file) parts, kept per process:
     it takes tens of milliseconds, and a command may build it several times (eval reads
-    the run's config twice; smoke loads five configs). Callers only merge into it, which
+    the run's config twice; smoke loads seven configs). Callers only merge into it, which
     copies it; they never change it. The key holds the file's text, not its time: an edit
     between two loads is always seen."""
     schema = OmegaConf.structured(Config)
