@@ -12,11 +12,10 @@ inside the commands, so that `--help` and shell completion stay fast.
 
 import atexit
 import contextlib
+import functools
 import gc
 import os
 import platform
-import subprocess
-import sys
 from collections.abc import Iterator
 from importlib.metadata import metadata
 from pathlib import Path
@@ -106,11 +105,19 @@ def main(
     """
     global CALLER_DIR
     gc_pace.defer()  # while the command imports torch: see gc_pace.py
+    # On closing, both go back to what they were: a command run inside another (rerun's)
+    # gives the outer one its folders back.
+    context.call_on_close(functools.partial(_return_to, Path.cwd(), CALLER_DIR))
     CALLER_DIR = Path.cwd()
     root = project_root(CALLER_DIR)
     if root is not None and root != CALLER_DIR:
         os.chdir(root)
-        context.call_on_close(lambda: os.chdir(CALLER_DIR))
+
+
+def _return_to(folder: Path, caller_dir: Path) -> None:
+    global CALLER_DIR
+    os.chdir(folder)
+    CALLER_DIR = caller_dir
 
 
 def find_run(reference: str) -> Path:
@@ -668,7 +675,9 @@ def rerun(run: Annotated[str, typer.Argument(help="Run id, path, or 'latest'.")]
             err=True,
         )
     typer.echo("rerunning: " + shlex.join(command))
-    raise typer.Exit(subprocess.run([sys.executable, "-m", __package__, *command]).returncode)
+    # Parsed as if typed, in this process, from the project's root (the manifest's paths
+    # are relative to it); the exit status is the command's.
+    raise typer.Exit(app(command, prog_name=__package__, standalone_mode=False) or 0)
 
 
 @app.command("runs")
