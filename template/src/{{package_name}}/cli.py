@@ -797,14 +797,15 @@ def demo(
     it. Needs Gradio, the project's optional `demo` extra (the command says how
     to install it).
     """
-    from .demo import build, import_gradio, start
+    from .demo import build, check_address, import_gradio, start, url
 
     with user_errors():
-        import_gradio()  # before loading the model: a missing extra is the first thing said
+        check_address(host, port)  # the quick checks first: Gradio takes seconds to import
         run_dir = find_run(run)
+        import_gradio()  # before loading the model
         page = build(run_dir)
         start(page, host, port)
-    typer.echo(f"serving {run_dir.name} on http://{host}:{port} (Ctrl-C stops it)")
+    typer.echo(f"serving {run_dir.name} on {url(host, port)} (Ctrl-C stops it)")
     page.block_thread()
 
 

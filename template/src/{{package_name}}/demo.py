@@ -10,6 +10,7 @@ no other command pays for its import.
 """
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -122,6 +123,34 @@ def build(run_dir: Path) -> "gradio.Blocks":
     )
 
 
+def check_address(host: str, port: int) -> None:
+    """Refuse a taken port or an address not this machine's at once, before the seconds
+    that importing Gradio and loading the model take. The probes bind as the server does:
+    on the address (SO_REUSEADDR: a port that the last demo left in TIME_WAIT is free), and
+    on 127.0.0.1, where Gradio tries the port first whatever the address. `start` still
+    catches what changes in between."""
+    try:
+        for name in dict.fromkeys((_server_name(host), "127.0.0.1")):
+            found = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)[0]
+            family, kind, _, _, address = found
+            with socket.socket(family, kind) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind(address)
+    except OSError as error:  # socket.gaierror (an unknown host name) included
+        raise _cannot_serve(host, port, error) from None
+
+
+def url(host: str, port: int) -> str:
+    """The page's address as a browser takes it (an IPv6 address in brackets)."""
+    name = _server_name(host)
+    return f"http://[{name}]:{port}" if ":" in name else f"http://{name}:{port}"
+
+
+def _server_name(host: str) -> str:
+    """--host as the server reads it: [::1] is ::1, and no host is 127.0.0.1."""
+    return host.strip("[]") or "127.0.0.1"
+
+
 def start(page: "gradio.Blocks", host: str = "127.0.0.1", port: int = 7860) -> None:
     """Start serving the page in the background; 127.0.0.1 keeps it to this machine.
 
@@ -134,10 +163,14 @@ def start(page: "gradio.Blocks", host: str = "127.0.0.1", port: int = 7860) -> N
             server_name=host, server_port=port, share=False, quiet=True, prevent_thread_lock=True
         )
     except OSError as error:  # Gradio's word for a port in use or an address not ours
-        raise InvalidInputError(
-            f"cannot serve on {host}:{port}: the port is taken or the address is not this "
-            f"machine's; pick another --port or --host ({error})"
-        ) from None
+        raise _cannot_serve(host, port, error) from None
+
+
+def _cannot_serve(host: str, port: int, error: OSError) -> InvalidInputError:
+    return InvalidInputError(
+        f"cannot serve on {host}:{port}: the port is taken or the address is not this "
+        f"machine's; pick another --port or --host ({error})"
+    )
 
 
 def import_gradio():
