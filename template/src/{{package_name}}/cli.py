@@ -762,7 +762,7 @@ def reproduce_run(
     data since the run is reported first.
     """
     from . import runs
-    from .reproduce import drift, reproduce, training_command
+    from .reproduce import drift, reproduce, training_command, verdict
 
     with user_errors():
         run_dir = find_run(run)
@@ -771,16 +771,11 @@ def reproduce_run(
             typer.echo(f"drift: {line}", err=True)
         typer.echo(f"reproducing {run_dir.name} in a separate worktree")
         new, rows, tolerance = reproduce(run_dir, runs.runs_dir())
-    differing = [row for row in rows if not row["same"]]
-    for row in differing:
-        typer.echo(
-            f"step {row['step']} {row['metric']}: {row['original']} then, {row['reproduced']} now"
-        )
-    promise = "identical" if tolerance == 0 else f"within {tolerance}"
-    if differing or not rows:
-        typer.echo(f"not reproduced: {len(differing)} of {len(rows)} figures differ ({new.name})")
+    lines, reproduced = verdict(rows, tolerance, new)
+    for line in lines:
+        typer.echo(line)
+    if not reproduced:
         raise typer.Exit(1)
-    typer.echo(f"reproduced: all {len(rows)} validation figures {promise} ({new.name})")
 
 
 @app.command()
