@@ -39,11 +39,21 @@ def _grid(images: np.ndarray, captions: list[str], highlight: list[bool]) -> np.
     draw = ImageDraw.Draw(canvas)
     for index in range(count):
         x, y = (index % columns) * cell, (index // columns) * (cell + caption)
-        tile = Image.fromarray(images[index]).resize((cell - 4, cell - 4)).convert("RGB")
-        canvas.paste(tile, (x + 2, y + 2))
+        tile = _tile(Image.fromarray(images[index]), cell - 4).convert("RGB")
+        margin = cell - 4 - tile.width, cell - 4 - tile.height  # centred in its cell
+        canvas.paste(tile, (x + 2 + margin[0] // 2, y + 2 + margin[1] // 2))
         colour = "red" if highlight[index] else "black"
         draw.text((x + 2, y + cell), captions[index], fill=colour)
     return np.asarray(canvas)
+
+
+def _tile(image: Image.Image, side: int) -> Image.Image:
+    """A small image enlarged by a whole factor, each pixel an even square: what the model
+    gets, not a blur of values it never sees. A larger one is shrunk smoothly to `side`."""
+    if max(image.size) > side:
+        return image.resize((side, side), Image.Resampling.BICUBIC)
+    factor = side // max(image.size)
+    return image.resize((image.width * factor, image.height * factor), Image.Resampling.NEAREST)
 
 
 def subplots(*args, **kwargs):
