@@ -80,15 +80,14 @@ else
 fi
 # The demo project gets an environment of its own ($DEMO/.venv, git-ignored there) that sees
 # scaffold's packages through a .pth file: nothing is installed twice, and scaffold's .venv
-# never holds the demo project.
+# never holds the demo project. The .pth is written on every run: a demo reused from a
+# checkout that moved or is gone would otherwise see no packages at all.
 DEMO_PYTHON="$DEMO/.venv/bin/python"
-if [ ! -x "$DEMO_PYTHON" ]; then
-    "$PYTHON" -m venv --without-pip "$DEMO/.venv"
-    "$DEMO_PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' | {
-        read -r site
-        "$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' >"$site/scaffold-venv.pth"
-    }
-fi
+[ -x "$DEMO_PYTHON" ] || "$PYTHON" -m venv --without-pip "$DEMO/.venv"
+"$DEMO_PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' | {
+    read -r site
+    "$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' >"$site/scaffold-venv.pth"
+}
 echo "    Installing the demo project into $DEMO/.venv (editable; its dependencies come from .venv)"
 (cd "$DEMO" && "$PYTHON" -m pip --python "$DEMO_PYTHON" install --quiet --no-deps \
     --no-build-isolation --editable .)

@@ -99,6 +99,9 @@ def test_second_run_reuses_the_demo_and_keeps_the_first_run(tmp_path: Path) -> N
     assert "installed already: no pip step" in first.stdout  # not the README's set-up again
     assert first.stdout.rstrip().endswith("how good the model can get."), "not ending on results"
 
+    # As a demo made by another checkout, since moved or deleted, would find it.
+    (pth,) = (project / ".venv").glob("lib/python*/site-packages/scaffold-venv.pth")
+    pth.write_text(str(tmp_path / "a-checkout-gone" / ".venv" / "site-packages") + "\n")
     second = demo("--no-setup", str(project), cwd=elsewhere, timeout=600)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "Reusing the existing demo" in second.stdout and "delete that folder" in second.stdout
