@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import yaml
 from PIL import Image
@@ -313,12 +314,17 @@ def step_batches(
         epoch, done = divmod(step, data.steps_per_epoch)
         data.sampler.set_epoch(epoch)
         order = list(data.sampler)[done * data.micro_batch * data.accumulation :]
+        # Its own generator, for its workers' seeds: a loader without one draws them from the
+        # global generator, and a resumed run, which starts a loader mid-epoch, drew once more
+        # than the run it continues: every dropout mask after that differed.
+        seeds = np.random.SeedSequence([data.sampler.seed, epoch, data.sampler.rank])
         loader = DataLoader(
             Subset(data.train, order),
             batch_size=data.micro_batch,
             num_workers=workers,
             pin_memory=device.type == "cuda",
             drop_last=True,
+            generator=torch.Generator().manual_seed(int(seeds.generate_state(1)[0])),
         )
         group = []
         for batch in loader:
