@@ -39,7 +39,9 @@ def evaluate(
     training = model.training
     model.eval()
     total_loss, matrix, predictions = 0.0, np.zeros((num_classes, num_classes), np.int64), []
-    for images, labels in DataLoader(dataset, batch_size=batch_size):
+    # A generator of its own: one drawn from the global generator would make how often a run
+    # validates change its dropout masks, and so what it learns.
+    for images, labels in DataLoader(dataset, batch_size=batch_size, generator=torch.Generator()):
         images, labels = images.to(device), labels.to(device)
         with torch.autocast(
             device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None
