@@ -623,8 +623,14 @@ def fetch_weights(
 
     with user_errors():
         config = load_config(experiment_path(experiment), check_model=False)
-        for path in weights.fetch(config, names or []):
-            typer.echo(f"ok {path}")
+        fetched = weights.fetch(config, names or [])
+    for path in fetched:
+        typer.echo(f"ok {path}")
+    if not fetched:
+        typer.echo(
+            "nothing to fetch: the config names no weights (configs/base.yaml's `weights`, "
+            "NAME: {url: ..., sha256: ...})"
+        )
 
 
 @app.command("inspect-data")
