@@ -19,6 +19,7 @@ from .dataset import make_dataset, unnormalize
 from .datasets import DatasetInfo, info
 from .errors import InvalidInputError, MissingInputError
 from .plots import confusion_matrix, prediction_grid, training_curves
+from .runs import last_attempt
 from .tracking import read_metrics
 
 
@@ -162,10 +163,15 @@ def load_model(
         print(f"note: {run_dir.name} did not finish: using {path.name}", file=sys.stderr)
         state = saved["model"]
     else:
+        attempt = last_attempt(run_dir) or {}
+        if attempt.get("status") == "failed" and attempt.get("error"):
+            cause = attempt["error"].strip().splitlines()[-1]
+            why = f"it failed before its first checkpoint ({cause}); fix that, then"
+        else:
+            why = "it stopped before its first checkpoint, or has just begun; train it again:"
         raise MissingInputError(
-            f"{run_dir.name} has no weights (no model.pt, no checkpoint): it stopped before "
-            f"its first checkpoint, or has just begun. Pick another run (`runs` lists them), "
-            f"or train it again with `rerun {run_dir.name}`"
+            f"{run_dir.name} has no weights (no model.pt, no checkpoint): {why} "
+            f"`rerun {run_dir.name}`, or pick another run (`runs` lists them)"
         )
     model.load_state_dict(state)
     return model.to(device).eval()

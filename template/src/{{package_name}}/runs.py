@@ -101,13 +101,18 @@ def unmark_latest(run_dir: Path, previous: str | None) -> None:
         marker.write_text(previous + "\n")
 
 
-def last_status(run_dir: Path) -> str | None:
-    """How the run's last attempt ended (completed, interrupted, failed, ...), or None."""
+def last_attempt(run_dir: Path) -> dict | None:
+    """The manifest's record of the run's last attempt (status, error, ...), or None."""
     manifest = run_dir / "manifest.json"
     if not manifest.is_file():
         return None
     attempts = json.loads(manifest.read_text())["attempts"]
-    return attempts[-1].get("status") if attempts else None
+    return attempts[-1] if attempts else None
+
+
+def last_status(run_dir: Path) -> str | None:
+    """How the run's last attempt ended (completed, interrupted, failed, ...), or None."""
+    return (last_attempt(run_dir) or {}).get("status")
 
 
 def finished(run_dir: Path) -> bool:
