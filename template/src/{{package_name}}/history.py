@@ -33,6 +33,7 @@ COLUMNS = (
 # a run still marked running whose process is gone.
 STATUSES = ("running", "completed", "failed", "interrupted", "pruned", "died")
 TAIL_BYTES = 8192  # the end of metrics.jsonl: its last validation record is in there
+WIDEST_CELL = 48  # characters of an experiment or a note the table shows; --json has all
 
 
 def summaries(runs_dir: Path) -> list[dict[str, Any]]:
@@ -224,7 +225,10 @@ def _cell(column: str, value: Any) -> str:
         )
     if isinstance(value, float):
         return f"{value:.4f}"
-    return " ".join(str(value).split())  # a note's line breaks and tabs would break the row
+    text = " ".join(str(value).split())  # a note's line breaks and tabs would break the row
+    if column in {"experiment", "note"} and len(text) > WIDEST_CELL:
+        return text[: WIDEST_CELL - 3] + "..."  # one run of many overrides widened every row
+    return text
 
 
 def _condition(item: str) -> tuple[str, str]:
