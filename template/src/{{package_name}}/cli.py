@@ -352,9 +352,14 @@ def train_run(
             except KeyboardInterrupt:  # a second Ctrl-C, or one before training began
                 if context.is_main:
                     record.finish("interrupted", message="Ctrl-C, before a checkpoint")
+                    said = f"interrupted; resume with --resume {run_dir.name}"
                     if not runs.resumable(run_dir):
                         runs.unmark_latest(run_dir, previous_latest)
-                    typer.echo(f"interrupted; resume with --resume {run_dir.name}", err=True)
+                        said = (
+                            "interrupted before its first checkpoint: --resume "
+                            f"{run_dir.name} starts it again from step 0"
+                        )
+                    typer.echo(said, err=True)
                 raise typer.Exit(INTERRUPTED_EXIT_CODE) from None
             except BaseException as error:
                 if context.is_main:
