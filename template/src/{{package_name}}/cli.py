@@ -49,6 +49,7 @@ Smoke = Annotated[
     bool, typer.Option("--smoke", help="Layer configs/smoke.yaml on top: tiny data, model, steps.")
 ]
 INTERRUPTED_EXIT_CODE = 130  # 128 + SIGINT: a Ctrl-C that left no checkpoint behind
+MAX_PATHS_LISTED = 20  # paths a data stage prints; more are counted (one file per image)
 
 
 def _print_version(value: bool) -> None:
@@ -186,8 +187,12 @@ def _data_stage(stage, overrides: list[str] | None, experiment: str | None, smok
 
     with user_errors():
         config = load_config(experiment_path(experiment), smoke, overrides, check_model=False)
-        for path in stage(config.data, config_hash(to_yaml(config))):
-            typer.echo(f"ok {path}")
+        paths = list(stage(config.data, config_hash(to_yaml(config))))
+    if len(paths) > MAX_PATHS_LISTED:
+        typer.echo(f"ok {len(paths)} files in {os.path.commonpath(paths)}")
+        return
+    for path in paths:
+        typer.echo(f"ok {path}")
 
 
 @app.command(
