@@ -123,7 +123,8 @@ def train(
         disable=not context.is_main or None,  # rank 0 only; None: only on a terminal
     )
     gc_pace.resume()  # before the first step: see gc_pace.py
-    with contextlib.closing(progress), StopSignals() as stop:
+    # Closed when training ends, however it ends: the loader's worker processes end with it.
+    with contextlib.closing(progress), contextlib.closing(batches), StopSignals() as stop:
         try:
             while state.step < settings.max_steps:
                 group = throughput.time_data(batches)
@@ -180,6 +181,10 @@ def train(
             if tracker:
                 tracker.close(ENDINGS.get(type(error), "failed"))
             raise
+        finally:
+            # The DDP wrapper holds the process group, and an exception going up holds this
+            # frame: let go of it here, so that teardown can free it before leaving the group.
+            state.parallel = state.model
     if tracker:
         tracker.close("completed")
     return {
