@@ -321,8 +321,9 @@ def step_batches(
         order = list(data.sampler)[done * data.micro_batch * data.accumulation :]
         # Its own generator, for its workers' seeds: a loader without one draws them from the
         # global generator, and a resumed run, which starts a loader mid-epoch, drew once more
-        # than the run it continues: every dropout mask after that differed.
-        seeds = np.random.SeedSequence([data.sampler.seed, epoch, data.sampler.rank])
+        # than the run it continues: every dropout mask after that differed. (% 2**64: a
+        # SeedSequence takes no negative seed.)
+        seeds = np.random.SeedSequence([data.sampler.seed % 2**64, epoch, data.sampler.rank])
         loader = DataLoader(
             Subset(data.train, order),
             batch_size=data.micro_batch,
