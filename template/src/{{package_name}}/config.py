@@ -13,6 +13,7 @@ or configs/data/NAME.yaml (merged before base.yaml, so every later layer overrid
 import copy
 import functools
 import io
+import math
 import os
 import sys
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, make_dataclass
@@ -326,6 +327,8 @@ def _check_values(config: Config) -> None:
     if config.data.val_size < 1:
         raise ConfigError("data.val_size must be at least 1: validation needs images")
     train = config.train
+    if not math.isfinite(train.lr) or train.lr < 0:  # AdamW would say so in a traceback
+        raise ConfigError(f"train.lr must be a finite number, 0 or more, not {train.lr}")
     if train.precision not in {"auto", "fp32", "bf16", "fp16"}:
         raise ConfigError(
             f"train.precision must be auto, fp32, bf16 or fp16, not {train.precision!r}"
