@@ -638,8 +638,8 @@ def fetch_weights(
         typer.echo(f"ok {path}")
     if not fetched:
         typer.echo(
-            "nothing to fetch: the config names no weights (configs/base.yaml's `weights`, "
-            "NAME: {url: ..., sha256: ...})"
+            "nothing to fetch: the config names no weights (`weights:` in configs/base.yaml or "
+            "an experiment file, NAME: {url: ..., sha256: ...})"
         )
 
 

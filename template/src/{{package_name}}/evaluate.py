@@ -166,12 +166,18 @@ def load_model(
         attempt = last_attempt(run_dir) or {}
         if attempt.get("status") == "failed" and attempt.get("error"):
             cause = attempt["error"].strip().splitlines()[-1]
-            why = f"it failed before its first checkpoint ({cause}); fix that, then"
+            why = (
+                f"it failed before its first checkpoint ({cause}): train again once that is "
+                f"fixed (`rerun {run_dir.name}` repeats its config)"
+            )
         else:
-            why = "it stopped before its first checkpoint, or has just begun; train it again:"
+            why = (
+                "it stopped before its first checkpoint, or has just begun: train it again "
+                f"(`rerun {run_dir.name}`)"
+            )
         raise MissingInputError(
-            f"{run_dir.name} has no weights (no model.pt, no checkpoint): {why} "
-            f"`rerun {run_dir.name}`, or pick another run (`runs` lists them)"
+            f"{run_dir.name} has no weights (no model.pt, no checkpoint): {why}, or pick "
+            "another run (`runs` lists them)"
         )
     model.load_state_dict(state)
     return model.to(device).eval()
