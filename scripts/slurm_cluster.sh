@@ -7,12 +7,19 @@
 #   bash scripts/slurm_cluster.sh start     # config in $SLURM_TEST_DIR, daemons started
 #   bash scripts/slurm_cluster.sh stop      # the daemons this script started, by their pids
 #
+# Each cluster is its own: its slurm.conf is $SLURM_TEST_DIR/slurm.conf (clients and jobs find
+# it through SLURM_CONF), its ports are free ones picked at start, and it has a munged of its
+# own. So two test processes can each run one at once, and stopping one leaves the other be.
 # MinJobAge=4 lets `sbatch --wait` see a job end within seconds (the default, 300, makes it
 # poll for most of a minute). Node names resolve through /etc/hosts, to 127.0.0.1.
 set -euo pipefail
 
 STATE=${SLURM_TEST_DIR:-/tmp/scaffold-slurm}
 NODES=(node1 node2)
+export SLURM_CONF=$STATE/slurm.conf
+# munged runs as the munge user, who cannot enter root's temporary folders: its files live in
+# /run/munge, named after this cluster's state folder.
+MUNGE=/run/munge/scaffold-$(printf %s "$STATE" | md5sum | cut -c1-12)
 
 install() {
     local missing=""
@@ -27,19 +34,33 @@ install() {
     fi
 }
 
+free_ports() {  # N loopback ports that nothing listens on now
+    python3 - "$1" <<'PY'
+import socket, sys
+sockets = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in sockets:
+    s.bind(("127.0.0.1", 0))
+print("\n".join(str(s.getsockname()[1]) for s in sockets))
+PY
+}
+
 configure() {
-    mkdir -p "$STATE"/{spool,ctld,log} /etc/slurm /run/munge
-    local cpus memory
+    mkdir -p "$STATE"/{spool,ctld,log} /run/munge
+    local cpus memory ports first_job
     cpus=$(nproc)
     memory=$(slurmd -C | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p')
     memory=$((memory / 2))  # two node daemons share the machine's memory
-    cat >/etc/slurm/slurm.conf <<CONF
+    mapfile -t ports < <(free_ports 3)
+    # A job's torchrun meets on port 20000 + job id % 20000 (slurm/common.sh): job ids from a
+    # random one of 400 ranges keep two clusters running side by side apart.
+    first_job=$((RANDOM % 400 * 50 + 1))
+    cat >"$SLURM_CONF" <<CONF
 ClusterName=scaffold-test
 SlurmctldHost=localhost
 SlurmUser=root
-SlurmctldPort=16817
-SlurmdPort=17001
+SlurmctldPort=${ports[0]}
 AuthType=auth/munge
+AuthInfo=socket=$MUNGE.socket
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
@@ -53,10 +74,11 @@ SlurmdPidFile=$STATE/slurmd-%n.pid
 SlurmctldLogFile=$STATE/log/slurmctld.log
 SlurmdLogFile=$STATE/log/slurmd-%n.log
 MinJobAge=4
+FirstJobId=$first_job
 KillWait=10
 ReturnToService=2
-NodeName=node1 NodeAddr=127.0.0.1 Port=17001 CPUs=$cpus RealMemory=$memory State=UNKNOWN
-NodeName=node2 NodeAddr=127.0.0.1 Port=17002 CPUs=$cpus RealMemory=$memory State=UNKNOWN
+NodeName=node1 NodeAddr=127.0.0.1 Port=${ports[1]} CPUs=$cpus RealMemory=$memory State=UNKNOWN
+NodeName=node2 NodeAddr=127.0.0.1 Port=${ports[2]} CPUs=$cpus RealMemory=$memory State=UNKNOWN
 PartitionName=debug Nodes=node1,node2 Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
 CONF
     for node in "${NODES[@]}"; do
@@ -74,14 +96,15 @@ start() {
     install
     stop
     configure
-    runuser -u munge -- munged --force
+    runuser -u munge -- munged --force --socket="$MUNGE.socket" --pid-file="$MUNGE.pid" \
+        --log-file="$MUNGE.log" --seed-file="$MUNGE.seed"
     slurmctld
     for node in "${NODES[@]}"; do
         slurmd -N "$node"
     done
     for _ in $(seq 60); do  # the nodes register with the controller within seconds
         if [[ $(sinfo --noheader --states=idle --format=%D 2>/dev/null) == 2 ]]; then
-            echo "slurm_cluster: up (node1, node2; state in $STATE)" >&2
+            echo "slurm_cluster: up (node1, node2); export SLURM_CONF=$SLURM_CONF" >&2
             return 0
         fi
         sleep 0.5
@@ -93,18 +116,29 @@ start() {
 
 stop() {
     local pidfile pids=()
-    for pidfile in "$STATE"/slurmd-*.pid "$STATE"/slurmctld.pid /run/munge/munged.pid; do
+    if [[ -f $STATE/slurmctld.pid ]]; then  # a job left running would outlive its daemons
+        scancel --user="$(id -un)" 2>/dev/null || true
+        for _ in $(seq 60); do
+            [[ -z $(squeue --noheader 2>/dev/null) ]] && break
+            sleep 0.5
+        done
+    fi
+    for pidfile in "$STATE"/slurmd-*.pid "$STATE"/slurmctld.pid "$MUNGE.pid"; do
         [[ -f $pidfile ]] && pids+=("$(cat "$pidfile")")
         rm -f "$pidfile"
     done
-    [[ ${#pids[@]} -eq 0 ]] && return 0
-    kill "${pids[@]}" 2>/dev/null || true
-    for _ in $(seq 40); do  # gone before a restart binds the same ports
-        kill -0 "${pids[@]}" 2>/dev/null || return 0
-        sleep 0.25
-    done
-    echo "slurm_cluster: still running after 10 s: ${pids[*]}" >&2
-    return 1
+    if [[ ${#pids[@]} -gt 0 ]]; then
+        kill "${pids[@]}" 2>/dev/null || true
+        for _ in $(seq 40); do
+            kill -0 "${pids[@]}" 2>/dev/null || break
+            sleep 0.25
+        done
+        if kill -0 "${pids[@]}" 2>/dev/null; then
+            echo "slurm_cluster: still running after 10 s: ${pids[*]}" >&2
+            return 1
+        fi
+    fi
+    rm -f "$MUNGE.log" "$MUNGE.seed"  # munged writes its seed as it exits
 }
 
 case ${1:-} in

@@ -1,12 +1,12 @@
 """The generated Slurm scripts on a real Slurm: a single-host cluster of two node daemons.
 
 scripts/slurm_cluster.sh starts it (Debian's slurmctld, two slurmd and munge; installed by
-scripts/test.sh) and stops it after these tests. A generated project submits, through its
-slurm/submit.sh, the smoke pre-flight on 2 nodes x 1 process (CPU, gloo) and a 2-task
-sweep array sharing one Optuna study in a journal file; the jobs must complete, their run
-manifests record the world size, the nodes, the Slurm job and the submitted commit, even
-when the checkout moved on before the job started; a preempted training job requeues
-itself and resumes from its checkpoint.
+scripts/test.sh) and stops it after these tests; each test process has a cluster of its own.
+A generated project submits, through its slurm/submit.sh, the smoke pre-flight on 2 nodes
+x 1 process (CPU, gloo) and a 2-task sweep array sharing one Optuna study in a journal
+file; the jobs must complete, their run manifests record the world size, the nodes, the
+Slurm job and the submitted commit, even when the checkout moved on before the job
+started; a preempted training job requeues itself and resumes from its checkpoint.
 """
 
 import json
@@ -41,24 +41,26 @@ params:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """The cluster, up for this module's tests, then stopped."""
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """The cluster, up for this module's tests, then stopped: the environment that finds it.
+    Each test process has its own (own config, ports and munged), so xdist may split these
+    tests across processes."""
     if os.geteuid() != 0:
         pytest.skip("starting slurmctld, slurmd and munged needs root (CI runs as root)")
     if shutil.which("slurmd") is None:
         pytest.skip("no Slurm here: `bash scripts/slurm_cluster.sh install` (scripts/test.sh)")
     state = tmp_path_factory.mktemp("slurm")
-    env = {**os.environ, "SLURM_TEST_DIR": str(state)}
+    env = {**os.environ, "SLURM_TEST_DIR": str(state), "SLURM_CONF": str(state / "slurm.conf")}
     started = subprocess.run(["bash", str(CLUSTER), "start"], env=env, capture_output=True)
     try:
         assert started.returncode == 0, started.stderr.decode()
-        yield
+        yield env
     finally:
         subprocess.run(["bash", str(CLUSTER), "stop"], env=env, check=True)
 
 
 @pytest.fixture
-def project(cluster: None, template_dir: Path, tmp_path: Path) -> Iterator[tuple[Path, dict]]:
+def project(cluster: dict, template_dir: Path, tmp_path: Path) -> Iterator[tuple[Path, dict]]:
     """A generated project, installed, its smoke data prepared, a tiny sweep committed."""
     data = {"project_name": "Slurm proj", "package_name": PACKAGE, "cuda_version": "none"}
     root = new_project(
@@ -68,7 +70,7 @@ def project(cluster: None, template_dir: Path, tmp_path: Path) -> Iterator[tuple
     pip = [sys.executable, "-m", "pip", "--python", str(env_bin / "python"), "install"]
     install = ["--quiet", "--no-deps", "--no-build-isolation", "--editable", "."]
     subprocess.run([*pip, *install], cwd=root, check=True)
-    env = {**os.environ, "PATH": f"{env_bin}:{os.environ['PATH']}"}
+    env = {**cluster, "PATH": f"{env_bin}:{os.environ['PATH']}"}
     for stage in ("download", "preprocess"):
         run(["python", "-m", PACKAGE, stage, "--smoke"], root, env)
     (root / "configs" / "sweep" / "tiny.yaml").write_text(TINY_SWEEP)
@@ -89,16 +91,25 @@ def submit(root: Path, env: dict, *arguments: str) -> int:
     return int(re.search(r"Submitted batch job (\d+)", output).group(1))
 
 
-def wait_until_gone(job: int, timeout: float = 300) -> None:
+# A job (or array task) in one of these states has ended for good; any other may run again
+# (a requeued job passes through REQUEUED and PENDING, which squeue hides by default).
+ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"}
+
+
+def wait_until_gone(job: int, env: dict, timeout: float = 300) -> None:
+    """Wait until job `job` and all its array tasks have ended. squeue failing is no proof
+    of that (under load it can time out talking to slurmctld); "Invalid job id" is: the job
+    ended and slurmctld has forgotten it."""
+    command = ["squeue", "--noheader", "--states=all", "--format=%T", "--jobs", str(job)]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        queue = subprocess.run(
-            ["squeue", "--noheader", "--jobs", str(job)], capture_output=True, text=True
-        )
-        if queue.returncode != 0 or not queue.stdout.strip():
+        queue = subprocess.run(command, env=env, capture_output=True, text=True)
+        if queue.returncode == 0 and set(queue.stdout.split()) <= ENDED:
+            return
+        if queue.returncode != 0 and "Invalid job id" in queue.stderr:
             return
         time.sleep(1)
-    raise AssertionError(f"job {job} still queued or running after {timeout} s")
+    raise AssertionError(f"job {job} has not ended after {timeout} s")
 
 
 def job_log(root: Path, name: str, job: int) -> str:
@@ -119,7 +130,7 @@ def test_the_smoke_preflight_runs_on_two_nodes_from_the_submitted_commit(
     (root / "configs" / "smoke.yaml").write_text("this: [is not, a config\n")
     run(["git", "commit", "--quiet", "--all", "--message", "test: a broken config"], root, env)
     run(["scontrol", "release", str(job)], root, env)
-    wait_until_gone(job)
+    wait_until_gone(job, env)
 
     log = job_log(root, "smoke", job)
     assert f"smoke-job-{job}: test accuracy" in log, log  # eval ran: training completed
@@ -156,13 +167,28 @@ def test_a_sweep_array_shares_one_study_and_every_task_completes(
 
 
 def release_held(job: int, env: dict) -> None:
-    """Start a requeued job now, not after Slurm's 2-minute hold. slurmctld takes the requeue
-    a moment after the job's script asks for it, and refuses the update until then
-    ("Unexpected message received for job N"): so it is tried again, for up to a minute."""
-    command = ["scontrol", "update", f"JobId={job}", "StartTime=now"]
+    """Start a requeued job now, not after Slurm's 2-minute hold: once slurmctld has taken the
+    requeue (the job is pending, its reason BeginTime), its start time is moved to now."""
+    reason = ["squeue", "--noheader", "--states=all", "--format=%T %r", "--jobs", str(job)]
     deadline = time.monotonic() + 60
-    while (update := subprocess.run(command, env=env, capture_output=True, text=True)).returncode:
-        assert time.monotonic() < deadline, f"{' '.join(command)}\n{update.stderr}"
+    while True:
+        state = subprocess.run(reason, env=env, capture_output=True, text=True).stdout
+        if state.split() == ["PENDING", "BeginTime"]:
+            break
+        assert time.monotonic() < deadline, f"job {job} not held for its requeue: {state}"
+        time.sleep(0.5)
+    run(["scontrol", "update", f"JobId={job}", "StartTime=now"], Path.cwd(), env)
+
+
+def wait_for_log(root: Path, job: int, env: dict, text: str, timeout: float = 120) -> None:
+    """Wait for `text` in the job's log; if it does not come, fail with the log and what
+    Slurm says of the job and its nodes."""
+    deadline = time.monotonic() + timeout
+    while text not in (log := job_log(root, "train", job)):
+        if time.monotonic() > deadline:
+            slurm = [["scontrol", "show", "job", str(job)], ["sinfo", "--long", "--Node"]]
+            said = [subprocess.run(c, env=env, capture_output=True, text=True) for c in slurm]
+            raise AssertionError("\n".join([log, *(r.stdout + r.stderr for r in said)]))
         time.sleep(0.5)
 
 
@@ -179,15 +205,16 @@ def test_a_preempted_training_job_requeues_itself_and_resumes_its_run(
         assert time.monotonic() < deadline, job_log(root, "train", job)
         time.sleep(0.5)
     run(["scancel", "--signal=TERM", "--batch", str(job)], root, env)  # as --signal=B:TERM
-    deadline = time.monotonic() + 120
-    while "requeueing" not in job_log(root, "train", job):
-        assert time.monotonic() < deadline, job_log(root, "train", job)
-        time.sleep(0.5)
+    wait_for_log(root, job, env, "requeueing")
     release_held(job, env)
-    wait_until_gone(job)
+    # Between its two starts, a requeued job can show as ended (FAILED, exit 143) for a moment:
+    # it is gone only once its second start has begun.
+    wait_for_log(root, job, env, "resuming from")
+    wait_until_gone(job, env)
 
     log = job_log(root, "train", job)
     attempts = json.loads((root / "runs" / f"job-{job}" / "manifest.json").read_text())
+    assert len(attempts["attempts"]) == 2, log
     first, resumed = attempts["attempts"]
     assert first["status"] == "interrupted", log
     assert first["message"].startswith("stopped by SIGTERM at step ")
