@@ -1,8 +1,8 @@
 """Checkpoints: atomic, complete enough to resume exactly, loadable with weights_only=True.
 
-A checkpoint holds the model, optimiser, LR schedule, gradient scaler, RNG states, step,
-best validation loss and the resolved config. Everything is tensors, numbers and strings,
-so `torch.load(weights_only=True)` (the safe default since torch 2.6) reads it.
+A checkpoint holds the model, optimiser, LR schedule, gradient scaler, every process's RNG
+state, step, best validation loss and the resolved config. Everything is tensors, numbers
+and strings, so `torch.load(weights_only=True)` (the safe default since torch 2.6) reads it.
 """
 
 import os
@@ -78,13 +78,22 @@ def prune(directory: Path, keep_last: int) -> None:
 
 
 def rng_state() -> dict[str, Any]:
+    """This process's random state: torch's CPU generator's, and each GPU's."""
     state: dict[str, Any] = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
-def restore_rng(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"].cpu())
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+def restore_rng(states: list[dict[str, Any]] | dict[str, Any], rank: int) -> bool:
+    """Restore process `rank`'s random state from a checkpoint's states, one per process.
+    False, and nothing restored, when the checkpoint has none for `rank`: it was written by
+    fewer processes (or, as a lone dict, by a template before 0.12.18: rank 0's alone)."""
+    if isinstance(states, dict):
+        states = [states]
+    if rank >= len(states):
+        return False
+    torch.set_rng_state(states[rank]["torch"].cpu())
+    if "cuda" in states[rank] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in states[rank]["cuda"]])
+    return True

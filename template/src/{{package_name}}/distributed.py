@@ -81,6 +81,15 @@ def broadcast(value: object) -> object:
     return box[0]
 
 
+def gather(value: object) -> list | None:
+    """Every process's `value`, in rank order, on rank 0; None on the others."""
+    if not dist.is_initialized():
+        return [value]
+    values = [None] * dist.get_world_size() if dist.get_rank() == 0 else None
+    dist.gather_object(value, values, dst=0)
+    return values
+
+
 def barrier() -> None:
     if dist.is_initialized():
         dist.barrier()

@@ -79,13 +79,14 @@ def train(
     device, settings, checks = context.device, config.train, config.smoke_checks
     seed_everything(config.seed, config.deterministic)
     data = load_data(config, context.world_size, context.rank)
-    state = build_state(config, data.info, device, context.world_size)
+    state = build_state(config, data.info, device, context.world_size)  # the same on every rank
+    seed_this_rank(config.seed, context.rank)
     losses.check(settings.loss_weights)
     check_module_names(state.model, settings.log_activations)
     autocast_dtype = autocast_type(settings.precision, device)
     checkpoints = run_dir / "checkpoints"
 
-    resumed_from = restore(state, checkpoints, device) if resume else None
+    resumed_from = restore(state, checkpoints, device, context.rank) if resume else None
     if context.is_main and resume:
         print(
             f"resuming from {resumed_from.name} (step {state.step})"
@@ -161,14 +162,11 @@ def train(
                         on_validation(step, {"loss": val["loss"], "accuracy": val["accuracy"]})
                     if val["loss"] < state.best_val_loss:
                         state.best_val_loss = val["loss"]
-                        state.save(checkpoints / "best.pt")
-                if context.is_main and (
-                    step % settings.checkpoint_every == 0 or step == settings.max_steps
-                ):
+                        state.save(checkpoints / "best.pt", [checkpoint.rng_state()])
+                if step % settings.checkpoint_every == 0 or step == settings.max_steps:
                     save_checkpoint(state, checkpoints, settings.keep_last)
                 if distributed.any_process(stop.received is not None, device):
-                    if context.is_main:
-                        save_checkpoint(state, checkpoints, settings.keep_last)
+                    save_checkpoint(state, checkpoints, settings.keep_last)
                     distributed.barrier()
                     raise Preempted(f"stopped by {stop.name} at step {step}", stop.exit_code)
             if tracker:
@@ -251,7 +249,8 @@ class State:
     first_val_loss: float = math.nan  # before any training: smoke checks measure from it
     config_yaml: str = ""  # the run's resolved config, saved in every checkpoint
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, rngs: list[dict]) -> None:
+        """Write a checkpoint, with `rngs`: the random states of the processes, by rank."""
         checkpoint.save(
             {
                 "step": self.step,
@@ -259,7 +258,7 @@ class State:
                 "optimizer": self.optimizer.state_dict(),
                 "schedule": self.schedule.state_dict(),
                 "scaler": self.scaler.state_dict(),
-                "rng": checkpoint.rng_state(),
+                "rng": rngs,
                 "best_val_loss": self.best_val_loss,
                 "first_val_loss": self.first_val_loss,
                 "config": self.config_yaml,
@@ -290,8 +289,10 @@ def build_state(config: Config, info: DatasetInfo, device: torch.device, world_s
     )
 
 
-def restore(state: State, checkpoints: Path, device: torch.device) -> Path | None:
-    """Load the newest intact checkpoint into `state`; return its path (None: there is none)."""
+def restore(state: State, checkpoints: Path, device: torch.device, rank: int) -> Path | None:
+    """Load the newest intact checkpoint into `state`, and this rank's random state; return
+    its path (None: there is none). A rank the checkpoint has no random state for (it was
+    written by fewer processes) keeps its fresh one: that resume is not exact."""
     found = checkpoint.load_newest_intact(checkpoints, device)
     if found is None:
         return None
@@ -300,7 +301,7 @@ def restore(state: State, checkpoints: Path, device: torch.device) -> Path | Non
     state.optimizer.load_state_dict(saved["optimizer"])
     state.schedule.load_state_dict(saved["schedule"])
     state.scaler.load_state_dict(saved["scaler"])
-    checkpoint.restore_rng(saved["rng"])
+    checkpoint.restore_rng(saved["rng"], rank)
     state.step, state.best_val_loss = saved["step"], saved["best_val_loss"]
     state.first_val_loss = saved.get("first_val_loss", math.nan)
     return path
@@ -321,16 +322,15 @@ def step_batches(
         order = list(data.sampler)[done * data.micro_batch * data.accumulation :]
         # Its own generator, for its workers' seeds: a loader without one draws them from the
         # global generator, and a resumed run, which starts a loader mid-epoch, drew once more
-        # than the run it continues: every dropout mask after that differed. (% 2**64: a
-        # SeedSequence takes no negative seed.)
-        seeds = np.random.SeedSequence([data.sampler.seed % 2**64, epoch, data.sampler.rank])
+        # than the run it continues: every dropout mask after that differed.
+        seed = derived_seed(data.sampler.seed, epoch, data.sampler.rank)
         loader = DataLoader(
             Subset(data.train, order),
             batch_size=data.micro_batch,
             num_workers=workers,
             pin_memory=device.type == "cuda",
             drop_last=True,
-            generator=torch.Generator().manual_seed(int(seeds.generate_state(1)[0])),
+            generator=torch.Generator().manual_seed(seed),
         )
         group = []
         for batch in loader:
@@ -399,9 +399,12 @@ def validate(
 
 
 def save_checkpoint(state: State, checkpoints: Path, keep_last: int) -> None:
-    """A step checkpoint to resume from; older ones beyond train.keep_last are deleted."""
-    state.save(checkpoint.step_path(checkpoints, state.step))
-    checkpoint.prune(checkpoints, keep_last)
+    """A step checkpoint to resume from, with every rank's random state (so every process
+    calls this); rank 0 writes it and deletes those older than train.keep_last."""
+    rngs = distributed.gather(checkpoint.rng_state())
+    if rngs is not None:
+        state.save(checkpoint.step_path(checkpoints, state.step), rngs)
+        checkpoint.prune(checkpoints, keep_last)
 
 
 class Throughput:
@@ -631,6 +634,20 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
+
+
+def seed_this_rank(seed: int, rank: int) -> None:
+    """Give each process of a multi-process run random numbers of its own (dropout masks),
+    once the model, the same on every rank, is built. Rank 0 draws on, as a lone process
+    does; the others start from seeds drawn from `seed` and their rank."""
+    if rank > 0:
+        torch.manual_seed(derived_seed(seed, rank))
+
+
+def derived_seed(seed: int, *keys: int) -> int:
+    """A seed for one use of the run's `seed` (a rank, an epoch), unrelated to the others'.
+    (% 2**64: a SeedSequence takes no negative seed.)"""
+    return int(np.random.SeedSequence([seed % 2**64, *keys]).generate_state(1)[0])
 
 
 def maybe_no_sync(model: torch.nn.Module, skip_sync: bool):
