@@ -569,10 +569,12 @@ def overfit_one_batch(
 
     The classic sanity check, for any model: it fails on a loss that does not depend on
     the weights, a graph detached from them, or a model that cannot tell examples apart.
-    It uses its own random state, so the run itself is unchanged.
+    It uses its own random state, so the run itself is unchanged: the CPU's and, as seeding
+    seeds every device too, the device's.
     """
     images, labels = (tensor[:16].to(device) for tensor in dataset.tensors)
-    with torch.random.fork_rng(devices=[]):
+    devices = [] if device.type == "cpu" else [device]
+    with torch.random.fork_rng(devices=devices, device_type=device.type):
         torch.manual_seed(config.seed)
         model = models.build(config.model, info).to(device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=0)
