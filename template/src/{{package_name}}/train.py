@@ -331,6 +331,7 @@ def step_batches(
             pin_memory=device.type == "cuda",
             drop_last=True,
             generator=torch.Generator().manual_seed(seed),
+            worker_init_fn=ignore_ctrl_c,
         )
         group = []
         for batch in loader:
@@ -338,6 +339,13 @@ def step_batches(
             if len(group) == data.accumulation:
                 yield group
                 group, step = [], step + 1
+
+
+def ignore_ctrl_c(worker_id: int) -> None:
+    """In a data-loading worker. Ctrl-C at a terminal reaches every process, and the workers,
+    forked while training's Ctrl-C handler is in place, would run it: on a second Ctrl-C a
+    worker starting or ending printed a traceback. The main process stops them itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def optimisation_step(
@@ -688,7 +696,8 @@ class StopSignals:
     """SIGTERM (a scheduler preempting the job) or a first Ctrl-C asks the loop to stop.
 
     The loop checks after each step, on all ranks at once, and stops with a checkpoint. A
-    second Ctrl-C stops at once, without one.
+    second Ctrl-C stops at once, without one. Once stopping, the process ignores Ctrl-C: what
+    is left is to write the run's record and exit, which another Ctrl-C would only cut short.
     """
 
     EXIT_CODES = {signal.SIGTERM: 75, signal.SIGINT: 130}  # EX_TEMPFAIL; 128 + SIGINT
@@ -703,6 +712,8 @@ class StopSignals:
     def __exit__(self, *exc_info: object) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+        if self.received is not None:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def _handle(self, signum: int, frame: object) -> None:
         if signum == signal.SIGINT and self.received == signal.SIGINT:
