@@ -52,8 +52,9 @@ configure() {
     memory=$((memory / 2))  # two node daemons share the machine's memory
     mapfile -t ports < <(free_ports 3)
     # A job's torchrun meets on port 20000 + job id % 20000 (slurm/common.sh): job ids from a
-    # random one of 400 ranges keep two clusters running side by side apart.
-    first_job=$((RANDOM % 400 * 50 + 1))
+    # random one of 240 ranges keep two clusters running side by side apart, and the ports
+    # below 32768, where Linux's ephemeral ports (the daemons' above) begin.
+    first_job=$((RANDOM % 240 * 50 + 1))
     cat >"$SLURM_CONF" <<CONF
 ClusterName=scaffold-test
 SlurmctldHost=localhost
@@ -123,9 +124,9 @@ stop() {
             sleep 0.5
         done
     fi
-    for pidfile in "$STATE"/slurmd-*.pid "$STATE"/slurmctld.pid "$MUNGE.pid"; do
+    local pidfiles=("$STATE"/slurmd-*.pid "$STATE"/slurmctld.pid "$MUNGE.pid")
+    for pidfile in "${pidfiles[@]}"; do
         [[ -f $pidfile ]] && pids+=("$(cat "$pidfile")")
-        rm -f "$pidfile"
     done
     if [[ ${#pids[@]} -gt 0 ]]; then
         kill "${pids[@]}" 2>/dev/null || true
@@ -133,12 +134,12 @@ stop() {
             kill -0 "${pids[@]}" 2>/dev/null || break
             sleep 0.25
         done
-        if kill -0 "${pids[@]}" 2>/dev/null; then
+        if kill -0 "${pids[@]}" 2>/dev/null; then  # their pid files stay, for another try
             echo "slurm_cluster: still running after 10 s: ${pids[*]}" >&2
             return 1
         fi
     fi
-    rm -f "$MUNGE.log" "$MUNGE.seed"  # munged writes its seed as it exits
+    rm -f "${pidfiles[@]}" "$MUNGE.log" "$MUNGE.seed"  # munged writes its seed as it exits
 }
 
 case ${1:-} in

@@ -93,7 +93,10 @@ def submit(root: Path, env: dict, *arguments: str) -> int:
 
 # A job (or array task) in one of these states has ended for good; any other may run again
 # (a requeued job passes through REQUEUED and PENDING, which squeue hides by default).
-ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"}
+ENDED = {
+    *("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY"),
+    *("PREEMPTED", "BOOT_FAIL", "DEADLINE", "SPECIAL_EXIT"),
+}
 
 
 def wait_until_gone(job: int, env: dict, timeout: float = 300) -> None:
@@ -167,16 +170,20 @@ def test_a_sweep_array_shares_one_study_and_every_task_completes(
 
 
 def release_held(job: int, env: dict) -> None:
-    """Start a requeued job now, not after Slurm's 2-minute hold: once slurmctld has taken the
-    requeue (the job is pending, its reason BeginTime), its start time is moved to now."""
-    reason = ["squeue", "--noheader", "--states=all", "--format=%T %r", "--jobs", str(job)]
+    """Start a requeued job now, not after Slurm's 2-minute hold, once slurmctld has taken the
+    requeue (the job is pending, its reason BeginTime) and a second more has passed: the
+    requeue revoked the job's credential, at a resolution of seconds, and slurmd refuses a
+    start within the same second ("Job credential revoked"), which ends the job. (A start
+    time set in the future would wait for the backfill scheduler, every 30 s.)"""
+    query = ["squeue", "--noheader", "--states=all", "--format=%T %r", "--jobs", str(job)]
     deadline = time.monotonic() + 60
     while True:
-        state = subprocess.run(reason, env=env, capture_output=True, text=True).stdout
-        if state.split() == ["PENDING", "BeginTime"]:
+        held = subprocess.run(query, env=env, capture_output=True, text=True).stdout
+        if held.split() == ["PENDING", "BeginTime"]:
             break
-        assert time.monotonic() < deadline, f"job {job} not held for its requeue: {state}"
+        assert time.monotonic() < deadline, f"job {job} not held for its requeue: {held}"
         time.sleep(0.5)
+    time.sleep(1.5)
     run(["scontrol", "update", f"JobId={job}", "StartTime=now"], Path.cwd(), env)
 
 
