@@ -1,7 +1,7 @@
 """Checkpoints: atomic, complete enough to resume exactly, loadable with weights_only=True.
 
-A checkpoint holds the model, optimiser, LR schedule, gradient scaler, every process's RNG
-state, step, best validation loss and the resolved config. Everything is tensors, numbers
+A step checkpoint holds the model, optimiser, LR schedule, gradient scaler, every process's
+RNG state, step, best validation loss and the resolved config. Everything is tensors, numbers
 and strings, so `torch.load(weights_only=True)` (the safe default since torch 2.6) reads it.
 """
 
@@ -78,22 +78,29 @@ def prune(directory: Path, keep_last: int) -> None:
 
 
 def rng_state() -> dict[str, Any]:
-    """This process's random state: torch's CPU generator's, and each GPU's."""
+    """This process's random state: torch's CPU generator's, and its GPU's."""
     state: dict[str, Any] = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+        state["cuda"] = torch.cuda.get_rng_state()  # the current device: this rank's
     return state
 
 
-def restore_rng(states: list[dict[str, Any]] | dict[str, Any], rank: int) -> bool:
-    """Restore process `rank`'s random state from a checkpoint's states, one per process.
-    False, and nothing restored, when the checkpoint has none for `rank`: it was written by
-    fewer processes (or, as a lone dict, by a template before 0.12.18: rank 0's alone)."""
-    if isinstance(states, dict):
-        states = [states]
-    if rank >= len(states):
-        return False
-    torch.set_rng_state(states[rank]["torch"].cpu())
-    if "cuda" in states[rank] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in states[rank]["cuda"]])
-    return True
+def restore_rng(states: list[dict[str, Any]] | dict[str, Any], rank: int) -> int:
+    """Restore process `rank`'s random state from a checkpoint's, one per process; return
+    how many it holds. A rank it has no state for keeps its own."""
+    if isinstance(states, dict):  # before template 0.12.18: rank 0's alone
+        states = [_own_gpu(states)]
+    if rank < len(states):
+        torch.set_rng_state(states[rank]["torch"].cpu())
+        if "cuda" in states[rank] and torch.cuda.is_available():
+            torch.cuda.set_rng_state(states[rank]["cuda"].cpu())
+    return len(states)
+
+
+def _own_gpu(state: dict[str, Any]) -> dict[str, Any]:
+    """An old state, which held every visible GPU's, with the current GPU's alone."""
+    gpus = state.get("cuda", [])
+    own = {"torch": state["torch"]}
+    if torch.cuda.is_available() and torch.cuda.current_device() < len(gpus):
+        own["cuda"] = gpus[torch.cuda.current_device()]
+    return own

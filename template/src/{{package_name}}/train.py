@@ -79,14 +79,14 @@ def train(
     device, settings, checks = context.device, config.train, config.smoke_checks
     seed_everything(config.seed, config.deterministic)
     data = load_data(config, context.world_size, context.rank)
-    state = build_state(config, data.info, device, context.world_size)  # the same on every rank
+    state = build_state(config, data.info, device, context.world_size)
     seed_this_rank(config.seed, context.rank)
     losses.check(settings.loss_weights)
     check_module_names(state.model, settings.log_activations)
     autocast_dtype = autocast_type(settings.precision, device)
     checkpoints = run_dir / "checkpoints"
 
-    resumed_from = restore(state, checkpoints, device, context.rank) if resume else None
+    resumed_from = restore(state, checkpoints, device, context) if resume else None
     if context.is_main and resume:
         print(
             f"resuming from {resumed_from.name} (step {state.step})"
@@ -162,7 +162,7 @@ def train(
                         on_validation(step, {"loss": val["loss"], "accuracy": val["accuracy"]})
                     if val["loss"] < state.best_val_loss:
                         state.best_val_loss = val["loss"]
-                        state.save(checkpoints / "best.pt", [checkpoint.rng_state()])
+                        state.save(checkpoints / "best.pt", rngs=[])  # for eval, not resume
                 if step % settings.checkpoint_every == 0 or step == settings.max_steps:
                     save_checkpoint(state, checkpoints, settings.keep_last)
                 if distributed.any_process(stop.received is not None, device):
@@ -289,10 +289,12 @@ def build_state(config: Config, info: DatasetInfo, device: torch.device, world_s
     )
 
 
-def restore(state: State, checkpoints: Path, device: torch.device, rank: int) -> Path | None:
+def restore(
+    state: State, checkpoints: Path, device: torch.device, context: distributed.Context
+) -> Path | None:
     """Load the newest intact checkpoint into `state`, and this rank's random state; return
-    its path (None: there is none). A rank the checkpoint has no random state for (it was
-    written by fewer processes) keeps its fresh one: that resume is not exact."""
+    its path (None: there is none). Resuming with another number of processes than it has
+    random states for works, but is not exact: each process's data and random numbers differ."""
     found = checkpoint.load_newest_intact(checkpoints, device)
     if found is None:
         return None
@@ -301,7 +303,14 @@ def restore(state: State, checkpoints: Path, device: torch.device, rank: int) ->
     state.optimizer.load_state_dict(saved["optimizer"])
     state.schedule.load_state_dict(saved["schedule"])
     state.scaler.load_state_dict(saved["scaler"])
-    checkpoint.restore_rng(saved["rng"], rank)
+    saved_states = checkpoint.restore_rng(saved["rng"], context.rank)
+    if saved_states != context.world_size and context.is_main:
+        print(
+            f"warning: {path.name} holds the random state of {saved_states} process(es), and "
+            f"{context.world_size} resume it: the run goes on, but not as it would have "
+            "uninterrupted",
+            file=sys.stderr,
+        )
     state.step, state.best_val_loss = saved["step"], saved["best_val_loss"]
     state.first_val_loss = saved.get("first_val_loss", math.nan)
     return path
@@ -323,7 +332,7 @@ def step_batches(
         # Its own generator, for its workers' seeds: a loader without one draws them from the
         # global generator, and a resumed run, which starts a loader mid-epoch, drew once more
         # than the run it continues: every dropout mask after that differed.
-        seed = derived_seed(data.sampler.seed, epoch, data.sampler.rank)
+        seed = derived_seed(data.sampler.seed, LOADER, epoch, data.sampler.rank)
         loader = DataLoader(
             Subset(data.train, order),
             batch_size=data.micro_batch,
@@ -647,17 +656,22 @@ def seed_everything(seed: int, deterministic: bool) -> None:
 
 
 def seed_this_rank(seed: int, rank: int) -> None:
-    """Give each process of a multi-process run random numbers of its own (dropout masks),
-    once the model, the same on every rank, is built. Rank 0 draws on, as a lone process
-    does; the others start from seeds drawn from `seed` and their rank."""
+    """Give each process of a multi-process run random numbers of its own (dropout masks).
+    Rank 0, like a lone process, goes on from `seed`; the others start from seeds derived
+    from it and their rank. (The model is built first, from `seed` on every rank.)"""
     if rank > 0:
-        torch.manual_seed(derived_seed(seed, rank))
+        torch.manual_seed(derived_seed(seed, RANK, rank))
 
 
-def derived_seed(seed: int, *keys: int) -> int:
-    """A seed for one use of the run's `seed` (a rank, an epoch), unrelated to the others'.
-    (% 2**64: a SeedSequence takes no negative seed.)"""
-    return int(np.random.SeedSequence([seed % 2**64, *keys]).generate_state(1)[0])
+# What a derived seed is for: it comes last, and is not 0, since a SeedSequence ignores
+# trailing zeros ([seed, 1, 0] would give the seed of [seed, 1]).
+LOADER, RANK = 1, 2
+
+
+def derived_seed(seed: int, purpose: int, *keys: int) -> int:
+    """A seed for one use of the run's `seed` (a rank's random numbers, an epoch's loader),
+    unlike any other use's. (% 2**64: a SeedSequence takes no negative seed.)"""
+    return int(np.random.SeedSequence([seed % 2**64, *keys, purpose]).generate_state(1)[0])
 
 
 def maybe_no_sync(model: torch.nn.Module, skip_sync: bool):
