@@ -114,9 +114,13 @@ def test_generated_project_passes_lint_tests_and_smoke(tmp_path: Path, name: str
     run("make", "lint", python, cwd=project, env_bin=env_bin)
     shutil.rmtree(ARTIFACTS / name, ignore_errors=True)
     artifacts = {f"{package_of(name).upper()}_TEST_ARTIFACTS": str(ARTIFACTS / name)}
-    output = run("make", "test", python, cwd=project, env_bin=env_bin, extra_env=artifacts)
+    shell = researchers_shell(tmp_path, package_of(name))
+    output = run(
+        "make", "test", python, cwd=project, env_bin=env_bin, extra_env={**artifacts, **shell}
+    )
     counts = summary_counts(output)
     assert counts.get("passed") and "skipped" not in counts, output  # skipped is not tested
+    assert not list((tmp_path / "scratch").iterdir()), "the tests wrote to the user's folders"
     screenshot = ARTIFACTS / name / "demo.png"  # the browser test ran, in Chromium
     assert screenshot.read_bytes().startswith(b"\x89PNG"), screenshot
     run("make", "smoke", python, cwd=project, env_bin=env_bin)
@@ -125,6 +129,35 @@ def test_generated_project_passes_lint_tests_and_smoke(tmp_path: Path, name: str
     )
     if name == "default":
         check_tensorboard_tags(project)
+
+
+FOLDERS = ("RUNS_DIR", "DATA_ROOT", "WEIGHTS_DIR")  # the variables configs/base.yaml reads
+
+
+def researchers_shell(tmp_path: Path, package: str) -> dict[str, str]:
+    """The environment of a researcher who keeps runs, data and weights on scratch, logs
+    to their tracking server, is told when runs end, signs every commit and has git hooks
+    of their own (in `run`'s HOME). The generated tests must touch none of it."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "pre-commit").write_text("#!/bin/sh\necho refused by the user's hook\nexit 1\n")
+    (hooks / "pre-commit").chmod(0o755)
+    home = tmp_path / "home"  # run's HOME
+    home.mkdir(exist_ok=True)
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = R\n\temail = r@example.org\n\tsigningkey = nosuchkey\n"
+        f"[commit]\n\tgpgsign = true\n[core]\n\thooksPath = {hooks}\n"
+    )
+    folders = {f"{package.upper()}_{name}": str(scratch / name.lower()) for name in FOLDERS}
+    unreachable = "http://127.0.0.1:9"  # the discard port: nothing listens
+    return {
+        **folders,
+        "MLFLOW_TRACKING_URI": unreachable,
+        "WANDB_MODE": "online",
+        f"{package.upper()}_NOTIFY": unreachable.replace("http", "json"),
+    }
 
 
 def check_tensorboard_tags(project: Path) -> None:
