@@ -114,13 +114,13 @@ def test_generated_project_passes_lint_tests_and_smoke(tmp_path: Path, name: str
     run("make", "lint", python, cwd=project, env_bin=env_bin)
     shutil.rmtree(ARTIFACTS / name, ignore_errors=True)
     artifacts = {f"{package_of(name).upper()}_TEST_ARTIFACTS": str(ARTIFACTS / name)}
-    shell = researchers_shell(tmp_path, package_of(name))
+    shell = researchers_shell(tmp_path, project)
     output = run(
         "make", "test", python, cwd=project, env_bin=env_bin, extra_env={**artifacts, **shell}
     )
     counts = summary_counts(output)
     assert counts.get("passed") and "skipped" not in counts, output  # skipped is not tested
-    assert not list((tmp_path / "scratch").iterdir()), "the tests wrote to the user's folders"
+    assert untouched(tmp_path), "the tests wrote to the researcher's folders or git repo"
     screenshot = ARTIFACTS / name / "demo.png"  # the browser test ran, in Chromium
     assert screenshot.read_bytes().startswith(b"\x89PNG"), screenshot
     run("make", "smoke", python, cwd=project, env_bin=env_bin)
@@ -131,33 +131,51 @@ def test_generated_project_passes_lint_tests_and_smoke(tmp_path: Path, name: str
         check_tensorboard_tags(project)
 
 
-FOLDERS = ("RUNS_DIR", "DATA_ROOT", "WEIGHTS_DIR")  # the variables configs/base.yaml reads
-
-
-def researchers_shell(tmp_path: Path, package: str) -> dict[str, str]:
-    """The environment of a researcher who keeps runs, data and weights on scratch, logs
-    to their tracking server, is told when runs end, signs every commit and has git hooks
-    of their own (in `run`'s HOME). The generated tests must touch none of it."""
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
+def researchers_shell(tmp_path: Path, project: Path) -> dict[str, str]:
+    """The environment of a researcher who keeps runs, data and weights on scratch (every
+    variable the project's configs read points there), logs to a tracking server, is told
+    when runs end, signs every commit, has git hooks of their own, and runs `make test` from
+    a git hook of another repo (git then sets GIT_DIR and GIT_INDEX_FILE). The generated
+    tests must touch none of it: `untouched` says whether they did not."""
+    (tmp_path / "scratch").mkdir()
     hooks = tmp_path / "hooks"
     hooks.mkdir()
     (hooks / "pre-commit").write_text("#!/bin/sh\necho refused by the user's hook\nexit 1\n")
     (hooks / "pre-commit").chmod(0o755)
-    home = tmp_path / "home"  # run's HOME
-    home.mkdir(exist_ok=True)
+    home = tmp_path / "researcher"
+    home.mkdir()
     (home / ".gitconfig").write_text(
         "[user]\n\tname = R\n\temail = r@example.org\n\tsigningkey = nosuchkey\n"
         f"[commit]\n\tgpgsign = true\n[core]\n\thooksPath = {hooks}\n"
     )
-    folders = {f"{package.upper()}_{name}": str(scratch / name.lower()) for name in FOLDERS}
+    subprocess.run(["git", "init", "--bare", "--quiet", str(tmp_path / "outer.git")], check=True)
+    configs = "".join(path.read_text() for path in (project / "configs").rglob("*.yaml"))
+    folders = set(re.findall(r"\$\{oc\.env:(\w+)", configs))
+    assert len(folders) >= 3, configs  # runs, data and weights at least
     unreachable = "http://127.0.0.1:9"  # the discard port: nothing listens
     return {
-        **folders,
+        "HOME": str(home),
+        **{name: str(tmp_path / "scratch" / name) for name in folders},
+        "GIT_DIR": str(tmp_path / "outer.git"),
+        "GIT_INDEX_FILE": str(tmp_path / "outer-index"),
         "MLFLOW_TRACKING_URI": unreachable,
         "WANDB_MODE": "online",
-        f"{package.upper()}_NOTIFY": unreachable.replace("http", "json"),
+        f"{package_of(project.name).upper()}_NOTIFY": unreachable.replace("http", "json"),
     }
+
+
+def untouched(tmp_path: Path) -> bool:
+    """Whether the scratch folders, the outer repo and its index are as `researchers_shell`
+    left them: empty, without a commit, absent."""
+    outer = subprocess.run(
+        ["git", "--git-dir", str(tmp_path / "outer.git"), "rev-parse", "--verify", "-q", "HEAD"],
+        capture_output=True,
+    )
+    return (
+        not any((tmp_path / "scratch").iterdir())
+        and outer.returncode != 0
+        and not (tmp_path / "outer-index").exists()
+    )
 
 
 def check_tensorboard_tags(project: Path) -> None:
