@@ -85,13 +85,10 @@ def main() -> None:
             cwd=project,
             check=True,
         )
-        for command in (["git", "init", "-q"], ["git", "add", "-A"]):
-            subprocess.run(command, cwd=project, check=True)
-        subprocess.run(
-            ["git", "-c", "user.name=b", "-c", "user.email=b@example.org", "commit", "-qm", "b"],
-            cwd=project,
-            check=True,
-        )
+        git = ["git", "-c", "user.name=b", "-c", "user.email=b@example.org"]
+        git += ["-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null"]  # user's config
+        for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "b"]):
+            subprocess.run([*git, *command], cwd=project, check=True)
         make = ["make", f"PYTHON={env_python}"]
         cli = [str(env_python), "-m", PACKAGE]
         stages = [
@@ -111,13 +108,17 @@ def main() -> None:
             return sum(wall(stage, project) for stage in stages)
 
         wall([*make, "smoke"], project, clean)  # bytecode written: every run below reuses it
-        # Baseline and smoke loop alternate, so that both see the same machine: a bare
-        # `import torch` drifts by 10% or more between minutes on a shared machine.
+        # The baseline alternates with the smoke loop and the fast tests, so that all see the
+        # same machine: a bare `import torch` drifts by 10% or more between minutes.
         imports, smokes = [], []
-        for _ in range(runs):
+
+        def baseline() -> None:
             imports.append(wall([str(env_python), "-c", "import torch"], project))
+
+        for _ in range(runs):
+            baseline()
             smokes.append(wall([*make, "smoke"], project, clean))
-        torch_import, smoke = statistics.median(imports), statistics.median(smokes)
+        smoke = statistics.median(smokes)
         separate = statistics.median(five_processes() for _ in range(runs))
         clean()
         rss = peak_rss_mib([*cli, "smoke"], project)
@@ -126,13 +127,14 @@ def main() -> None:
             wall([*make, "test-fast"], project, env=TEST_ENV)  # the test modules' bytecode
             suite = wall([*make, "test"], project, env=TEST_ENV)  # once: it takes a while
             fast = statistics.median(
-                wall([*make, "test-fast"], project, env=TEST_ENV) for _ in range(runs)
+                wall([*make, "test-fast"], project, baseline, TEST_ENV) for _ in range(runs)
             )
             suites = [
                 ("make test (generated suite, one run)", suite, 20),
                 ("make test-fast (fast subset)", fast, 5),
             ]
 
+    torch_import = statistics.median(imports)
     rows = [
         ("python -c 'import torch' (baseline)", torch_import, "s", None),
         ("make smoke (one process)", smoke, "s", 3.0),
