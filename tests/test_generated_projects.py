@@ -136,7 +136,8 @@ def researchers_shell(tmp_path: Path, project: Path) -> dict[str, str]:
     variable the project's configs read points there), logs to a tracking server, is told
     when runs end, signs every commit, has git hooks of their own, and runs `make test` from
     a git hook of another repo (git then sets GIT_DIR and GIT_INDEX_FILE). The generated
-    tests must touch none of it: `untouched` says whether they did not."""
+    tests must touch none of it (`untouched` says whether they did not), and pass all the
+    same, on GitHub's runners, in colour and in a narrow terminal."""
     (tmp_path / "scratch").mkdir()
     hooks = tmp_path / "hooks"
     hooks.mkdir()
@@ -160,6 +161,9 @@ def researchers_shell(tmp_path: Path, project: Path) -> dict[str, str]:
         "GIT_INDEX_FILE": str(tmp_path / "outer-index"),
         "MLFLOW_TRACKING_URI": unreachable,
         "WANDB_MODE": "online",
+        "GITHUB_ACTIONS": "true",  # as on the generated CI, where typer colours its output
+        "FORCE_COLOR": "1",
+        "COLUMNS": "60",
         f"{package_of(project.name).upper()}_NOTIFY": unreachable.replace("http", "json"),
     }
 
