@@ -134,10 +134,11 @@ def test_generated_project_passes_lint_tests_and_smoke(tmp_path: Path, name: str
 def researchers_shell(tmp_path: Path, project: Path) -> dict[str, str]:
     """The environment of a researcher who keeps runs, data and weights on scratch (every
     variable the project's configs read points there), logs to a tracking server, is told
-    when runs end, signs every commit, has git hooks of their own, and runs `make test` from
-    a git hook of another repo (git then sets GIT_DIR and GIT_INDEX_FILE). The generated
-    tests must touch none of it (`untouched` says whether they did not), and pass all the
-    same, on GitHub's runners, in colour and in a narrow terminal."""
+    when runs end, signs every commit, has git hooks of their own, writes papers with LaTeX
+    in matplotlib (not installed here), sits behind a proxy, and runs `make test` from a
+    git hook of another repo (git then sets GIT_DIR and GIT_INDEX_FILE), in colour, in a
+    narrow terminal or on GitHub's runners. The generated tests must touch none of it
+    (`untouched` says whether they did not), and pass all the same."""
     (tmp_path / "scratch").mkdir()
     hooks = tmp_path / "hooks"
     hooks.mkdir()
@@ -149,6 +150,8 @@ def researchers_shell(tmp_path: Path, project: Path) -> dict[str, str]:
         "[user]\n\tname = R\n\temail = r@example.org\n\tsigningkey = nosuchkey\n"
         f"[commit]\n\tgpgsign = true\n[core]\n\thooksPath = {hooks}\n"
     )
+    (home / ".config" / "matplotlib").mkdir(parents=True)
+    (home / ".config" / "matplotlib" / "matplotlibrc").write_text("text.usetex: True\n")
     subprocess.run(["git", "init", "--bare", "--quiet", str(tmp_path / "outer.git")], check=True)
     configs = "".join(path.read_text() for path in (project / "configs").rglob("*.yaml"))
     folders = set(re.findall(r"\$\{oc\.env:(\w+)", configs))
@@ -161,9 +164,14 @@ def researchers_shell(tmp_path: Path, project: Path) -> dict[str, str]:
         "GIT_INDEX_FILE": str(tmp_path / "outer-index"),
         "MLFLOW_TRACKING_URI": unreachable,
         "WANDB_MODE": "online",
+        "http_proxy": unreachable,
+        "https_proxy": unreachable,
+        "no_proxy": "localhost",  # a common value, without 127.0.0.1
         "GITHUB_ACTIONS": "true",  # as on the generated CI, where typer colours its output
         "FORCE_COLOR": "1",
+        "PY_COLORS": "0",  # for typer, any value forces colour
         "COLUMNS": "60",
+        "TERMINAL_WIDTH": "50",
         f"{package_of(project.name).upper()}_NOTIFY": unreachable.replace("http", "json"),
     }
 
