@@ -95,7 +95,8 @@ def fetch_verified(
         if unreachable == len(urls):  # no host answered: retrying will not help
             raise DownloadError(
                 f"could not download {dest.name}: the network is unreachable (no host could "
-                f"be resolved or connected to). {offline_hint}"
+                "be resolved or connected to). Where the internet is reached through a proxy, "
+                f"name it: export https_proxy=http://HOST:PORT (and http_proxy). {offline_hint}"
             )
         if len(wrong_content) == len(urls):
             break
@@ -115,6 +116,15 @@ def _is_unreachable(error: BaseException) -> bool:
     return False
 
 
+def _options(url: str) -> dict:
+    """fsspec's options for `url`. Over http(s), the proxy the environment names
+    (https_proxy, http_proxy, no_proxy) and ~/.netrc's logins, as curl and pip use them: on
+    many clusters the nodes reach the internet only through a proxy."""
+    if url.split("://")[0].lower() in {"http", "https"}:
+        return {"client_kwargs": {"trust_env": True}}
+    return {}
+
+
 def _copy_resuming(url: str, partial: Path) -> None:
     offset = partial.stat().st_size if partial.exists() else 0
     try:
@@ -128,7 +138,7 @@ def _copy_resuming(url: str, partial: Path) -> None:
 
 def _copy_from(url: str, partial: Path, offset: int) -> None:
     """Append `url`'s bytes from `offset` on to `partial`."""
-    with fsspec.open(url, "rb") as remote:
+    with fsspec.open(url, "rb", **_options(url)) as remote:
         size = getattr(remote, "size", None)
         if offset and size is not None and offset >= size:
             offset = 0  # a stale or oversized partial file: start over
