@@ -158,12 +158,21 @@ def start(page: "gradio.Blocks", host: str = "127.0.0.1", port: int = 7860) -> N
     address is announced only once the server listens there.
     """
     gc_pace.resume()  # a server runs for hours: see gc_pace.py
+    _reach_directly("127.0.0.1", "localhost", "::1", _server_name(host))
     try:
         page.launch(
             server_name=host, server_port=port, share=False, quiet=True, prevent_thread_lock=True
         )
     except OSError as error:  # Gradio's word for a port in use or an address not ours
         raise _cannot_serve(host, port, error) from None
+
+
+def _reach_directly(*hosts: str) -> None:
+    """Requests to `hosts` bypass the environment's proxy. Gradio asks its own page whether
+    it answers, over HTTP; a proxy cannot reach this machine's loopback, and where no_proxy
+    lacks 127.0.0.1 (a common one lists localhost alone) Gradio failed to start."""
+    for name in ("no_proxy", "NO_PROXY"):
+        os.environ[name] = ",".join(filter(None, [os.environ.get(name), *hosts]))
 
 
 def _cannot_serve(host: str, port: int, error: OSError) -> InvalidInputError:
