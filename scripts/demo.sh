@@ -88,6 +88,14 @@ DEMO_PYTHON="$DEMO/.venv/bin/python"
     read -r site
     "$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' >"$site/scaffold-venv.pth"
 }
+# The commands that the summary below and the project's README name live in .venv: linked
+# here, they work once the demo's environment is activated. Its `pip` installs into the
+# demo's environment; without it, `pip` there would be whichever another Python's PATH has.
+for tool in scaffold pre-commit tensorboard ruff; do
+    ln -sf "$ROOT/.venv/bin/$tool" "$DEMO/.venv/bin/$tool"
+done
+printf '#!/bin/sh\nexec "$(dirname "$0")/python" -m pip "$@"\n' >"$DEMO/.venv/bin/pip"
+chmod +x "$DEMO/.venv/bin/pip"
 echo "    Installing the demo project into $DEMO/.venv (editable; its dependencies come from .venv)"
 (cd "$DEMO" && "$PYTHON" -m pip --python "$DEMO_PYTHON" install --quiet --no-deps \
     --no-build-isolation --editable .)

@@ -6,6 +6,7 @@ included: it creates or refreshes this checkout's .venv and installs the demo pr
 it, as the demo does for a user).
 """
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -98,6 +99,11 @@ def test_second_run_reuses_the_demo_and_keeps_the_first_run(tmp_path: Path) -> N
     assert f"cd {project} && . .venv/bin/activate" in first.stdout  # make needs its python
     assert "installed already: no pip step" in first.stdout  # not the README's set-up again
     assert first.stdout.rstrip().endswith("how good the model can get."), "not ending on results"
+    bin_dir = project / ".venv" / "bin"  # what an activated demo finds first on its PATH
+    for tool in ("scaffold", "pre-commit", "tensorboard", "ruff"):  # named by docs and summary
+        assert os.access(bin_dir / tool, os.X_OK), f"{tool} is not in the demo's environment"
+    shown = subprocess.run([bin_dir / "pip", "show", "demo"], capture_output=True, text=True)
+    assert shown.returncode == 0, "the demo's pip is another environment's: " + shown.stderr
 
     # As a demo made by another checkout, since moved or deleted, would find it.
     (pth,) = (project / ".venv").glob("lib/python*/site-packages/scaffold-venv.pth")
