@@ -606,9 +606,11 @@ def overfit_one_batch(
         raise SmokeCheckError(
             f"smoke check failed: a fresh model could not overfit one batch of 16 examples "
             f"(loss {loss:.4f} after {OVERFIT_STEPS} steps, smoke_checks.overfit_loss {target}): "
-            "the loss, the graph from the weights to it, or train.lr is broken (or the model "
-            "is too small to fit 16 examples that fast: raise smoke_checks.overfit_loss in "
-            "configs/smoke.yaml)"
+            "the loss or the graph from the weights to it is broken, or train.lr "
+            f"({config.train.lr:g}) is too low or too high to fit 16 examples in "
+            f"{OVERFIT_STEPS} steps, or the model too small. A train.lr that suits a long run "
+            "may fail this check: try it with smoke_checks.enabled=false, or raise "
+            "smoke_checks.overfit_loss in configs/smoke.yaml"
         )
 
 
