@@ -76,7 +76,8 @@ def resolve(config: Config, reference: str) -> dict[str, Any]:
         hint = f"did you mean {close[0]}? " if close else ""
         raise MissingInputError(
             f"{reference!r} is neither a weight file nor a name in `weights`: {hint}"
-            f"{_known(config)}; a run's own weights are scored with `eval RUN`"
+            f"{_known(config)}; a run's own weights are used with `eval RUN` and `infer "
+            "IMAGES --run RUN`"
         )
     stat = path.stat()
     sha256 = _sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
