@@ -513,8 +513,11 @@ def evaluate(
     experiment: Experiment = None,
     smoke: Smoke = False,
 ) -> None:
-    """Score a run: eval/metrics.json, confusion matrix and training curves as PNG
-    (in eval/SPLIT-WEIGHTS/ for another split or weights than test and best)."""
+    """Score a run: metrics, confusion matrix and training curves, in the run's eval/.
+
+    eval/metrics.json and the PNGs are for the test split and the best weights;
+    another split or weights write to eval/SPLIT-WEIGHTS/ instead.
+    """
     import json
 
     from .errors import MissingInputError
@@ -667,8 +670,11 @@ def inspect_data(
 
 @app.command()
 def rerun(run: Annotated[str, typer.Argument(help="Run id, path, or 'latest'.")]) -> None:
-    """Run a recorded run's command again, as a new run, on the code as it is now; warns
-    when that differs from the run's (`reproduce` rebuilds the run's own code instead)."""
+    """Run a recorded run's command again, as a new run, on the code as it is now.
+
+    It warns when that code differs from the run's; `reproduce` rebuilds the
+    run's own code instead.
+    """
     import shlex
 
     from . import manifest
@@ -822,10 +828,12 @@ def demo(
 
 @app.command()
 def smoke(overrides: Overrides = None) -> None:
-    """The whole loop on configs/smoke.yaml in one process, in seconds: download, preprocess,
-    train, eval and infer, each stage reading what the one before wrote, exactly as the
-    separate commands do (`make smoke` runs this). Overrides apply to every stage, e.g.
-    `smoke model.name=mlp`."""
+    """The whole loop on configs/smoke.yaml in one process, in seconds (`make smoke`).
+
+    download, preprocess, train, eval and infer, each stage reading what the one
+    before wrote, exactly as the separate commands do. Overrides apply to every
+    stage, e.g. `smoke model.name=mlp`.
+    """
     from . import runs
     from .config import load_config
 
