@@ -10,6 +10,7 @@ from .errors import InvalidInputError, MissingInputError
 
 LATEST = "LATEST"
 MAX_OVERRIDES_IN_ID = 48  # characters of a run id that show its overrides
+SECTION_KEYS = ("name", "enabled")  # run ids show these keys' sections: model=mlp
 
 
 def new_run_id(
@@ -19,9 +20,11 @@ def new_run_id(
 
     The experiment's name, '-smoke' for smoke runs, a label (e.g. 'weights-NAME' for weights
     no run trained), then each override as its last key and value (train.lr=1e-3 ->
-    lr=1e-3; a choice by name as what it chooses, model.name=mlp -> model=mlp). Overrides
-    that would make the name too long are counted, not cut ('+2': two more), so that no
-    value shown is wrong; the full command line is in manifest.json.
+    lr=1e-3). A key that says nothing alone shows its section instead: a choice by name
+    as what it chooses (model.name=mlp -> model=mlp), a switch as what it switches
+    (smoke_checks.enabled=false -> smoke_checks=false). Overrides that would make the name
+    too long are counted, not cut ('+2': two more), so that no value shown is wrong; the
+    full command line is in manifest.json.
     """
     parts = [time.strftime("%Y%m%d-%H%M%S"), Path(experiment).stem if experiment else "base"]
     if smoke:
@@ -32,7 +35,7 @@ def new_run_id(
     for item in overrides or []:
         key, _, value = item.partition("=")
         parent, _, last = key.rpartition(".")
-        shown = parent.rsplit(".", 1)[-1] if last == "name" and parent else last
+        shown = parent.rsplit(".", 1)[-1] if last in SECTION_KEYS and parent else last
         changes.append(_readable(f"{shown}={_rounded(value)}"))
     shown_changes: list[str] = []
     for number, change in enumerate(changes):
