@@ -16,6 +16,8 @@ import functools
 import gc
 import os
 import platform
+import shutil
+import sys
 from collections.abc import Iterator
 from importlib.metadata import metadata
 from pathlib import Path
@@ -730,7 +732,9 @@ def list_runs(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
     elif rows:
-        typer.echo(history.format_table(rows))
+        # A terminal gets a table that fits it; a pipe or a file, whole lines (`runs | grep`).
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+        typer.echo(history.format_table(rows, width))
     else:
         typer.echo("no run matches" if status or experiment or where else f"no runs in {runs_dir}")
 

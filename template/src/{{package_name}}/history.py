@@ -34,6 +34,10 @@ COLUMNS = (
 STATUSES = ("running", "completed", "failed", "interrupted", "pruned", "died")
 TAIL_BYTES = 8192  # the end of metrics.jsonl: its last validation record is in there
 WIDEST_CELL = 48  # characters of an experiment or a note the table shows; --json has all
+NARROWEST_CELL = 12  # what an experiment or a note keeps when the table narrows to a terminal
+# What a terminal too narrow for the whole table hides first: most run ids hold the start
+# time too, and `--json` and `compare` show every field.
+HIDDEN_FIRST = ("start", "commit", "duration", "val_loss")
 
 
 def summaries(runs_dir: Path) -> list[dict[str, Any]]:
@@ -199,16 +203,53 @@ def short_commit(row: dict[str, Any]) -> str | None:
     return f"{row['commit'][:8]}{'*' if row['dirty'] else ''}" if row["commit"] else None
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """The rows as aligned text columns, one line per run."""
+def format_table(rows: list[dict[str, Any]], width: int | None = None) -> str:
+    """The rows as aligned text columns, one line per run.
+
+    Given a terminal's `width`, a wider table fits it rather than wrap every row: the
+    note, then the experiment, narrow (to NARROWEST_CELL characters at the least), and
+    where that is not enough, the columns of HIDDEN_FIRST hide, one by one, and the table
+    says which. Ids and figures are never cut.
+    """
     shown = [{**row, "commit": short_commit(row)} for row in rows]
-    cells = [[_cell(column, row[column]) for column in COLUMNS] for row in shown]
-    widths = [max(len(c) for c in column) for column in zip(COLUMNS, *cells, strict=True)]
-    lines = [COLUMNS, *cells]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        for line in lines
-    )
+    table = {
+        column: [column, *(_cell(column, row[column]) for row in shown)] for column in COLUMNS
+    }
+    hidden = []
+    if width:
+        narrowest = {column: _narrowed(table[column], 0) for column in ("note", "experiment")}
+        for column in HIDDEN_FIRST:
+            if _width({**table, **narrowest}) <= width:
+                break
+            del table[column]
+            hidden.append(column)
+        for column in ("note", "experiment"):
+            widest = max(map(len, table[column]))
+            table[column] = _narrowed(table[column], widest - (_width(table) - width))
+    widths = [max(map(len, cells)) for cells in table.values()]
+    lines = [
+        "  ".join(cell.ljust(wide) for cell, wide in zip(line, widths, strict=True)).rstrip()
+        for line in zip(*table.values(), strict=True)
+    ]
+    if hidden:
+        lines.append(f"({', '.join(hidden)} hidden to fit {width} columns: --json shows all)")
+    return "\n".join(lines)
+
+
+def _width(table: dict[str, list[str]]) -> int:
+    """The width of the table's lines: its columns, two spaces apart."""
+    return sum(max(map(len, cells)) for cells in table.values()) + 2 * (len(table) - 1)
+
+
+def _narrowed(cells: list[str], width: int) -> list[str]:
+    """A column, its header first, cut to `width` characters: never below NARROWEST_CELL,
+    nor below its header."""
+    keep = max(width, NARROWEST_CELL, len(cells[0]))
+    return [_shortened(cell, keep) for cell in cells]
+
+
+def _shortened(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _cell(column: str, value: Any) -> str:
@@ -226,8 +267,8 @@ def _cell(column: str, value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
     text = " ".join(str(value).split())  # a note's line breaks and tabs would break the row
-    if column in {"experiment", "note"} and len(text) > WIDEST_CELL:
-        return text[: WIDEST_CELL - 3] + "..."  # one run of many overrides widened every row
+    if column in {"experiment", "note"}:
+        return _shortened(text, WIDEST_CELL)  # one run of many overrides widened every row
     return text
 
 
