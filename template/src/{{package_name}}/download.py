@@ -18,6 +18,7 @@ from tqdm import tqdm
 from .errors import UserError
 
 CHUNK = 1 << 20
+NO_NAME = "the host name does not resolve"
 
 
 class DownloadError(UserError, RuntimeError):
@@ -73,14 +74,15 @@ def fetch_verified(
     partial = dest.with_name(dest.name + ".part")
     errors, wrong_content = [], set()
     for attempt in range(attempts):
-        unreachable = 0
+        unreachable = []
         for url in urls:
             if url in wrong_content:
                 continue
             try:
                 _copy_resuming(url, partial)
             except Exception as error:  # noqa: BLE001 (each filesystem raises its own types)
-                unreachable += _is_unreachable(error)
+                if reason := _unreachable(error):
+                    unreachable.append(f"{url}: {reason}")
                 errors.append(f"{url}: {type(error).__name__}: {error}")
                 continue
             actual = digest_of(partial, algorithm)
@@ -92,11 +94,15 @@ def fetch_verified(
             errors.append(
                 f"{url}: {algorithm} {actual}, expected {checksum} (corrupt or changed file)"
             )
-        if unreachable == len(urls):  # no host answered: retrying will not help
+        if len(unreachable) == len(urls):  # no host answered: retrying will not help
+            offline = all(reason.endswith(NO_NAME) for reason in unreachable)
             raise DownloadError(
-                f"could not download {dest.name}: the network is unreachable (no host could "
-                "be resolved or connected to). Where the internet is reached through a proxy, "
-                f"name it: export https_proxy=http://HOST:PORT (and http_proxy). {offline_hint}"
+                f"could not download {dest.name}: "
+                + ("the network is unreachable" if offline else "no mirror could be reached")
+                + "\n  "
+                + "\n  ".join(unreachable)
+                + "\nWhere the internet is reached through a proxy, name it: export "
+                f"https_proxy=http://HOST:PORT (and http_proxy). {offline_hint}"
             )
         if len(wrong_content) == len(urls):
             break
@@ -104,16 +110,23 @@ def fetch_verified(
     raise DownloadError(f"could not download {dest.name} intact:\n  " + "\n  ".join(errors))
 
 
-def _is_unreachable(error: BaseException) -> bool:
-    """Whether `error` (or what caused it) is a failure to resolve or reach a host."""
-    seen: BaseException | None = error
+def _unreachable(error: BaseException) -> str:
+    """Why the host could not be reached, if that is what `error` (or what caused it) says;
+    "" for any other failure."""
+    chain, seen = [], error
     while seen is not None:
-        if isinstance(seen, (socket.gaierror, ConnectionRefusedError)):
-            return True
-        if type(seen).__name__ in {"ClientConnectorError", "ClientConnectorDNSError"}:
-            return True  # aiohttp's, under fsspec's http(s)
+        chain.append(seen)
         seen = seen.__cause__ or seen.__context__
-    return False
+    names = {type(seen).__name__ for seen in chain}  # aiohttp's, under fsspec's http(s)
+    if "ClientConnectorDNSError" in names or any(
+        isinstance(seen, socket.gaierror) for seen in chain
+    ):
+        return NO_NAME
+    if any(isinstance(seen, ConnectionRefusedError) for seen in chain):
+        return "connection refused (no server listens there)"
+    if "ClientConnectorError" in names:
+        return f"cannot connect ({error})"
+    return ""
 
 
 def _options(url: str) -> dict:
