@@ -334,7 +334,8 @@ def check_commits(
         typer.echo(
             f"\n{len(report.violations)} problem(s) in {report.commits_at_fault} of "
             f"{report.commits} commit(s) of {report.revisions}. Rewrite them with "
-            f"`git rebase -i {base}` (reword, edit, split; scaffold's docs/commit-hooks.md).",
+            f"`git rebase -i {base}` (reword, edit, split: "
+            "https://github.com/scaffold-ml/scaffold/blob/main/docs/commit-hooks.md).",
             err=True,
         )
         raise typer.Exit(1)

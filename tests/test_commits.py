@@ -98,6 +98,10 @@ def test_the_cli_prints_one_line_per_violation(history: tuple[GitRepo, dict[str,
     )
     assert "problem(s) in 4 of 4 commit(s)" in result.stderr
     assert f"git rebase -i {shas['good']}" in result.stderr
+    # The rules' page, where a generated repo (which has no docs/commit-hooks.md) reads it.
+    assert "https://github.com/scaffold-ml/scaffold/blob/main/docs/commit-hooks.md" in (
+        result.stderr
+    )
 
 
 def test_without_a_range_the_branch_is_checked_against_main(tmp_path: Path) -> None:
