@@ -37,6 +37,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+PREDICTIONS_SHOWN = 10  # infer prints the first predictions; its file holds every one
 Overrides = Annotated[
     list[str] | None,
     typer.Argument(help="Config overrides as key=value, e.g. train.lr=3e-4 model.width=64."),
@@ -166,7 +167,7 @@ def user_errors() -> Iterator[None]:
 def download(
     overrides: Overrides = None, experiment: Experiment = None, smoke: Smoke = False
 ) -> None:
-    """Fetch the raw data (md5-verified, resumable) and record it in data/manifest.json."""
+    """Fetch the raw data (md5-verified, resumable); record it in the data root's manifest.json."""
     from .data import download as stage
 
     _data_stage(stage, overrides, experiment, smoke)
@@ -176,7 +177,7 @@ def download(
 def preprocess(
     overrides: Overrides = None, experiment: Experiment = None, smoke: Smoke = False
 ) -> None:
-    """Turn the raw files into training arrays; record them in data/manifest.json."""
+    """Turn the raw files into training arrays; record them in the data root's manifest.json."""
     from .data import preprocess as stage
 
     _data_stage(stage, overrides, experiment, smoke)
@@ -578,7 +579,12 @@ def infer(
         model = load_model(run_dir, weights)
         records = predict(model, run_info(run_dir), image_paths(from_caller(source)))
         write(records, from_caller(output))
-        typer.echo(f"{len(records)} prediction(s) written to {as_typed(from_caller(output))}")
+    for record in records[:PREDICTIONS_SHOWN]:
+        shown = as_typed(Path(record["path"]))
+        typer.echo(f"{shown}: {record['prediction']} ({record['p_' + record['prediction']]:.2f})")
+    if len(records) > PREDICTIONS_SHOWN:
+        typer.echo(f"... and {len(records) - PREDICTIONS_SHOWN} more")
+    typer.echo(f"{len(records)} prediction(s) written to {as_typed(from_caller(output))}")
 
 
 def checkpoint_run(
