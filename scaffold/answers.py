@@ -1,4 +1,5 @@
-"""Answers given on the command line (`--data KEY=VALUE`), checked before copier sees them.
+"""Answers: a repo's answers file read, and answers given on the command line (`--data
+KEY=VALUE`) checked before copier sees them.
 
 Copier ignores a key that names no question (so `--data trackr=mlflow` silently gave the
 default tracker) and fails with a traceback on a multiselect answer typed without YAML
@@ -16,6 +17,28 @@ from typing import Any
 from scaffold.errors import ScaffoldError
 
 Questions = dict[str, dict[str, Any]]
+
+
+def load(path: Path) -> dict[str, Any]:
+    """A repo's answers file, read: a file hand-edited into invalid YAML is a one-line error
+    that says how to get it back, not a parser's traceback."""
+    import yaml
+
+    restore = (
+        f"restore it from git (`git log -p -- {path.name}` shows its history; "
+        f"`git checkout HEAD -- {path.name}` takes back the last commit's), and change "
+        "answers with `scaffold update --data KEY=VALUE`"
+    )
+    try:
+        answers = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "unreadable"
+        raise ScaffoldError(f"{path} is not valid YAML{where} ({problem}): {restore}.") from None
+    if not isinstance(answers, dict):
+        raise ScaffoldError(f"{path} holds no answers (question: answer lines): {restore}.")
+    return answers
 
 
 def parse_pairs(pairs: list[str]) -> dict[str, str]:

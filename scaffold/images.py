@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scaffold import answers as answers_module
 from scaffold import environments, git
 from scaffold.errors import EngineError, ImageError
 from scaffold.template_history import ANSWERS_FILE
@@ -72,10 +73,8 @@ def source(path: Path, allow_dirty: bool = False) -> Source:
 
 def answers(project: Path) -> dict[str, Any]:
     """The repo's copier answers ({} without the file): the package, the template version."""
-    import yaml
-
     path = project / ANSWERS_FILE
-    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
+    return answers_module.load(path) if path.is_file() else {}
 
 
 def client(timeout: int = 600) -> Any:

@@ -324,6 +324,35 @@ def test_dirty_tree_is_refused(history: History, project: Path) -> None:
         update_project(project, bundle=history.bundle)
 
 
+def test_an_answers_file_that_is_not_yaml_is_one_line_everywhere(project: Path) -> None:
+    from scaffold.doctor import diagnose
+
+    replace_in(project / ".copier-answers.yml", "tracker: tensorboard", "tracker: [tensorboard")
+    commit(project, "chore: a slip of the hand")
+    for attempt in (lambda: check(project), lambda: update_project(project, defaults=True)):
+        with pytest.raises(ScaffoldError, match=r"is not valid YAML at line \d+ \(") as raised:
+            attempt()
+        assert "`git checkout HEAD -- .copier-answers.yml`" in str(raised.value)
+    findings = {finding.check: finding for finding in diagnose(project)}
+    assert "is not valid YAML" in findings["template"].message  # and the other checks ran
+    assert findings["git"].ok and len(findings) > 2
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [("v0.0.1", "which is no release"), ("v99.1.0", "install a newer scaffold")],
+)
+def test_an_answers_version_that_is_no_release_here_is_refused(
+    project: Path, written: str, said: str
+) -> None:
+    replace_in(project / ".copier-answers.yml", f"_commit: v{CURRENT}", f"_commit: {written}")
+    commit(project, "chore: edited by hand")
+    for attempt in (lambda: check(project), lambda: update_project(project, defaults=True)):
+        with pytest.raises(ScaffoldError, match=said):
+            attempt()
+    assert dirty_paths(project) == []
+
+
 def test_repo_not_made_by_scaffold_is_refused(tmp_path: Path) -> None:
     other = tmp_path / "other"
     other.mkdir()
