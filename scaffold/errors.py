@@ -17,6 +17,14 @@ class ScaffoldError(Exception):
         return []
 
 
+class Interrupted(ScaffoldError):
+    """Ctrl-C or SIGTERM stopped a command, which undid its work first."""
+
+    def __init__(self, message: str, signal_number: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signal_number  # as a shell reports a process the signal ended
+
+
 class ConflictError(ScaffoldError):
     """An update left merge conflicts for the user to resolve."""
 

@@ -20,8 +20,8 @@ import yaml
 
 from scaffold import answers as answers_module
 from scaffold import git, lockfile, locking, template_history
-from scaffold.errors import ScaffoldError
-from scaffold.interrupts import sigterm_as_interrupt
+from scaffold.errors import Interrupted, ScaffoldError
+from scaffold.interrupts import signal_of, sigterm_as_interrupt
 
 
 @dataclass(frozen=True)
@@ -83,10 +83,14 @@ def new_project(
             hooks = install_hooks(staging) if init_git else None
             os.chmod(staging, 0o777 & ~_umask())
             os.replace(staging, dest)
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)
         for parent in created_parents:
             parent.rmdir()
+        if isinstance(error, KeyboardInterrupt):
+            raise Interrupted(
+                f"interrupted: nothing was generated at {dest}.", signal_of(error)
+            ) from None
         raise
     return NewProject(dest, answers, version, commit, fallback, lock_note, hooks, _extras(dest))
 

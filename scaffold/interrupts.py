@@ -10,12 +10,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as Ctrl-C's KeyboardInterrupt is, so that the same cleanup runs."""
+
+
+def signal_of(interrupt: BaseException) -> int:
+    """The signal behind an interrupt: SIGTERM where `Terminated` raised it (or raised what
+    it became: copier turns an interrupt at a question into an error of its own), else
+    Ctrl-C's SIGINT."""
+    seen: BaseException | None = interrupt
+    while seen is not None:
+        if isinstance(seen, Terminated):
+            return signal.SIGTERM
+        seen = seen.__cause__ or seen.__context__
+    return signal.SIGINT
+
+
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """Raise KeyboardInterrupt on SIGTERM inside the block, so the same cleanup runs."""
+    """Raise `Terminated` (a KeyboardInterrupt) on SIGTERM inside the block."""
 
     def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+        raise Terminated
 
     try:
         previous = signal.signal(signal.SIGTERM, interrupt)

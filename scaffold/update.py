@@ -17,8 +17,8 @@ from typing import Any
 
 from scaffold import answers as answers_module
 from scaffold import git, template_history
-from scaffold.errors import ConflictError, ScaffoldError
-from scaffold.interrupts import sigterm_as_interrupt
+from scaffold.errors import ConflictError, Interrupted, ScaffoldError
+from scaffold.interrupts import signal_of, sigterm_as_interrupt
 
 SUBJECT_LIMIT = 72  # the commit-msg hook's default max-subject-length
 CONFLICT_MARKER = re.compile(rb"^(<{7}|>{7}) ", re.MULTILINE)
@@ -134,9 +134,14 @@ def update_project(
             renames = _template_renames(current, target, answers, bundle, project)
             _run_copier_update(project, target, new_answers, defaults, conflict, bundle)
             kept_binaries = _carry_edits_over_renames(project, renames)
-    except BaseException:
+    except BaseException as error:
         git.git("reset", "--quiet", "--hard", "HEAD", cwd=project)
         git.git("clean", "--quiet", "-d", "--force", cwd=project)
+        if isinstance(error, KeyboardInterrupt):
+            raise Interrupted(
+                "interrupted: the update was undone; the repo is as its last commit left it.",
+                signal_of(error),
+            ) from None
         raise
     changed = git.dirty_paths(project)
     conflicts = sorted({*_conflicted_files(project, changed), *kept_binaries})

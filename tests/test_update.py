@@ -223,15 +223,20 @@ def test_sigterm_during_an_update_leaves_the_repo_as_it_was(
         "    os.kill(os.getpid(), signal.SIGTERM)\n"
         "    time.sleep(10)\n"
         "update._run_copier_update = merge_then_killed\n"
-        "update.update_project(Path(sys.argv[1]), bundle=Path(sys.argv[2]), defaults=True)\n"
+        "from scaffold.cli import main\n"
+        "sys.argv = ['scaffold', 'update', sys.argv[1], '--defaults']\n"
+        "main()\n"
     )
     killed = subprocess.run(
-        [sys.executable, "-c", code, str(project), str(history.bundle)],
+        [sys.executable, "-c", code, str(project)],
+        env={**os.environ, template_history.HISTORY_VARIABLE: str(history.bundle)},
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert killed.returncode != 0
+    assert killed.returncode == 143, killed.stderr  # 128 + SIGTERM, as a shell reports it
+    assert "interrupted: the update was undone; the repo is as its last commit" in killed.stderr
+    assert "Traceback" not in killed.stderr
     assert dirty_paths(project) == []
     assert answers(project)["_commit"] == f"v{CURRENT}"
 
