@@ -37,6 +37,16 @@ def check_git(project: Path) -> Finding:
             "git", False, f"{project} is not inside a git repository: run `git init` there."
         )
     entries = git.status_entries(project)
+    conflicts = update.conflicted_files(project, [path for _, path in entries])
+    if conflicts:
+        listing = ", ".join(conflicts[:5]) + (", ..." if len(conflicts) > 5 else "")
+        return Finding(
+            "git",
+            False,
+            f"{len(conflicts)} file(s) with unresolved conflicts, from an update or a merge: "
+            f"{listing}; resolve the <<<<<<< / >>>>>>> markers (or the .rej files), then "
+            "`git add --all && git commit`.",
+        )
     if any(path == template_history.ANSWERS_FILE for _, path in entries):
         return Finding(
             "git",

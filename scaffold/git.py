@@ -10,11 +10,11 @@ from pathlib import Path
 from scaffold.errors import ScaffoldError
 
 
-def git(*args: str, cwd: Path | None = None, check: bool = True) -> str:
-    """Run `git ARGS` in `cwd` and return its stripped standard output."""
+def git(*args: str, cwd: Path | None = None, check: bool = True, stdin: str | None = None) -> str:
+    """Run `git ARGS` in `cwd` (with `stdin` as its input) and return its stripped output."""
     try:
         result = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, check=False
+            ["git", *args], cwd=cwd, input=stdin, capture_output=True, text=True, check=False
         )
     except FileNotFoundError as error:
         raise ScaffoldError("git is not installed: install it and try again.") from error

@@ -144,7 +144,7 @@ def update_project(
             ) from None
         raise
     changed = git.dirty_paths(project)
-    conflicts = sorted({*_conflicted_files(project, changed), *kept_binaries})
+    conflicts = sorted({*conflicted_files(project, changed), *kept_binaries})
     if conflicts:
         how = (
             "edit the *.rej files' hunks into place, delete the .rej files"
@@ -206,12 +206,25 @@ def _refuse_unsafe_start(project: Path) -> None:
             "git. Run `git init && git add -A && git commit -m 'chore: import'` first."
         )
     dirty = git.dirty_paths(project)
-    if dirty:
-        listing = "\n  ".join(dirty[:20])
+    if not dirty:
+        return
+    unresolved = conflicted_files(project, dirty)
+    if unresolved:
         raise ScaffoldError(
-            f"{project} has uncommitted changes; commit or stash them before updating:\n"
-            f"  {listing}"
+            f"{project} has unresolved conflicts, from an update or a merge: resolve them "
+            "(the <<<<<<< / >>>>>>> markers, or the .rej files), `git add --all` and commit, "
+            "before updating again:\n  " + _listing(unresolved)
         )
+    raise ScaffoldError(
+        f"{project} has uncommitted changes: commit them, or set them aside with "
+        "`git stash --include-untracked` (untracked files too), before updating:\n  "
+        + _listing(dirty)
+    )
+
+
+def _listing(paths: list[str], shown: int = 20) -> str:
+    more = [f"... and {len(paths) - shown} more"] if len(paths) > shown else []
+    return "\n  ".join([*paths[:shown], *more])
 
 
 def _target_version(current: str, requested: str | None, bundle: Path) -> str:
@@ -394,28 +407,48 @@ def _carry_edits_over_renames(project: Path, renames: list[_Rename]) -> list[str
             kept.append(rename.old)
             continue
         with tempfile.TemporaryDirectory(prefix="scaffold-merge-") as tmp:
-            base, theirs = Path(tmp) / "base", Path(tmp) / "user"
+            merged, base, template = (Path(tmp) / name for name in ("user", "base", "template"))
+            merged.write_bytes(rename.user_bytes)
             base.write_bytes(rename.old_template_bytes)
-            theirs.write_bytes(rename.user_bytes)
+            template.write_bytes(new_path.read_bytes())
+            # The user's side first, as in the files copier merged: before, then after.
             git.git(
                 "merge-file",
                 "-L",
-                "after updating",
+                f"before updating (your edits of {rename.old})",
                 "-L",
                 "last update",
                 "-L",
-                f"your edits of {rename.old}",
-                str(new_path),
+                "after updating",
+                str(merged),
                 str(base),
-                str(theirs),
+                str(template),
                 check=False,
             )
+            new_path.write_bytes(merged.read_bytes())
+            if CONFLICT_MARKER.search(merged.read_bytes()):
+                _record_unmerged(project, rename.new, (base, merged, template))
         old_path.unlink(missing_ok=True)
     return kept
 
 
-def _conflicted_files(project: Path, changed: list[str]) -> list[str]:
-    """Files with conflict markers or a `.rej` beside them, from the update's changes."""
+def _record_unmerged(project: Path, path: str, stages: tuple[Path, Path, Path]) -> None:
+    """Mark `path` as unmerged in git's index (base, yours, the template's), as copier marks
+    the conflicts of its own merges: git then lists it as conflicted and refuses to commit
+    it until it is resolved and added."""
+    mode = "100755" if (project / path).stat().st_mode & 0o111 else "100644"
+    entries = [f"0 {'0' * 40}\t{path}"]  # no stage-0 entry beside the three
+    for stage, content in enumerate(stages, start=1):
+        blob = git.git("hash-object", "-w", str(content), cwd=project)
+        entries.append(f"{mode} {blob} {stage}\t{path}")
+    git.git("update-index", "--index-info", cwd=project, stdin="\n".join(entries) + "\n")
+
+
+def conflicted_files(project: Path, changed: list[str] | None = None) -> list[str]:
+    """Unmerged files, and files with conflict markers or a `.rej` beside them, among the
+    `changed` paths (default: every uncommitted change)."""
+    if changed is None:
+        changed = git.dirty_paths(project)
     unmerged = git.git("diff", "--name-only", "--diff-filter=U", cwd=project).splitlines()
     found = set(unmerged)
     for path in changed:

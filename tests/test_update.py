@@ -100,6 +100,25 @@ def test_conflicts_are_reported_with_markers(history: History, project: Path) ->
     assert "README.md" in git("diff", "--name-only", "--diff-filter=U", cwd=project)
 
 
+def test_unresolved_conflicts_are_named_by_a_second_update_and_by_doctor(
+    history: History, project: Path
+) -> None:
+    from scaffold.doctor import diagnose
+
+    conflicting(history, project)
+    with pytest.raises(ConflictError):
+        update_project(project, bundle=history.bundle, defaults=True)
+    with pytest.raises(ScaffoldError, match=r"unresolved conflicts(.|\n)*\n  README\.md$"):
+        update_project(project, bundle=history.bundle, defaults=True)
+    git_finding = diagnose(project)[0]
+    assert not git_finding.ok, git_finding
+    assert "1 file(s) with unresolved conflicts, from an update or a merge: README.md;" in (
+        git_finding.message
+    )
+    git("add", "--all", cwd=project)  # added, markers and all: still named
+    assert "unresolved conflicts" in diagnose(project)[0].message
+
+
 def test_conflicts_as_rej_files(history: History, project: Path) -> None:
     conflicting(history, project)
     with pytest.raises(ConflictError) as raised:
@@ -261,7 +280,19 @@ def test_renamed_file_with_colliding_edits_is_a_conflict(history: History, proje
         update_project(project, bundle=history.bundle, defaults=True)
     assert raised.value.files == ["tests/test_command_line.py"]
     text = (project / "tests" / "test_command_line.py").read_text()
-    assert "# shared" in text and "# mine" in text and "<<<<<<< " in text
+    assert "# shared" in text and "# mine" in text
+    # Yours first, as in the files copier merges; and unmerged, so that git refuses a commit.
+    assert "<<<<<<< before updating (your edits of tests/test_cli.py)\n" in text
+    assert text.index("# mine") < text.index("# shared")
+    unmerged = git("diff", "--name-only", "--diff-filter=U", cwd=project)
+    assert "tests/test_command_line.py" in unmerged.splitlines()
+    refused = subprocess.run(
+        ["git", "commit", "--quiet", "--message", "chore: too early"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode != 0 and "unmerged" in refused.stderr + refused.stdout
 
 
 def test_migration_runs_under_scaffold_and_needs_trust_in_plain_copier(
@@ -325,8 +356,14 @@ def test_plain_copier_update_works(history: History, project: Path) -> None:
 
 def test_dirty_tree_is_refused(history: History, project: Path) -> None:
     (project / "scratch.txt").write_text("wip")
-    with pytest.raises(ScaffoldError, match=r"uncommitted changes(.|\n)*  scratch\.txt"):
+    with pytest.raises(ScaffoldError, match=r"uncommitted changes(.|\n)*  scratch\.txt") as raised:
         update_project(project, bundle=history.bundle)
+    assert "git stash --include-untracked" in str(raised.value)
+    for number in range(24):
+        (project / f"notes-{number:02d}.txt").write_text("wip")
+    with pytest.raises(ScaffoldError) as raised:
+        update_project(project, bundle=history.bundle)
+    assert str(raised.value).endswith("  notes-19.txt\n  ... and 5 more")
 
 
 def test_an_answers_file_that_is_not_yaml_is_one_line_everywhere(project: Path) -> None:
