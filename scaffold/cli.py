@@ -235,6 +235,8 @@ def update(
         "\nThe whole update is staged. Review it with `git diff --staged`, then commit it:\n"
         f"  git commit -m '{result.commit_message}'"
     )
+    if result.skipped:
+        typer.echo(f"\n{updating.describe_skipped(result.skipped)}")
     from scaffold import git, lockfile
 
     freshness = lockfile.check_freshness(git.repo_root(path) or path.resolve())

@@ -45,6 +45,7 @@ class UpdateResult:
     new_version: str
     changed: list[str]
     commit_message: str  # for the one commit that records the (staged) update
+    skipped: list[str]  # files the template changed that the repo deleted or renamed
 
 
 def read_answers(project: Path) -> dict[str, Any]:
@@ -127,7 +128,8 @@ def update_project(
         ),
     )
     if target == current and not new_answers:
-        return UpdateResult(current, target, [], "")
+        return UpdateResult(current, target, [], "", [])
+    skipped = _skipped_changes(current, target, answers, bundle, project)
 
     try:
         with sigterm_as_interrupt():  # a killed CI job or `kill` must not leave half an update
@@ -159,11 +161,50 @@ def update_project(
         message = commit_message(current, target, new_answers)
         raise ConflictError(
             f"Updated to template v{target}, with conflicts in {len(conflicts)} file(s): "
-            f"{how}, then `git add --all` and `git commit -m '{message}'`.",
+            f"{how}, then `git add --all` and `git commit -m '{message}'`."
+            + (f"\n{describe_skipped(skipped)}" if skipped else ""),
             conflicts,
         )
     git.git("add", "--all", cwd=project)
-    return UpdateResult(current, target, changed, commit_message(current, target, new_answers))
+    message = commit_message(current, target, new_answers)
+    return UpdateResult(current, target, changed, message, skipped)
+
+
+def describe_skipped(skipped: list[str]) -> str:
+    """What to tell the user of the files `_skipped_changes` found."""
+    return (
+        f"The template changed {len(skipped)} file(s) this repo has deleted or renamed; "
+        "those changes were not applied (a fresh `scaffold new` with the same answers shows "
+        "them): " + ", ".join(skipped)
+    )
+
+
+def _skipped_changes(
+    current: str, target: str, answers: dict[str, Any], bundle: Path, project: Path
+) -> list[str]:
+    """Files the template changed between the two versions that the repo no longer has.
+
+    Copier keeps a file the user deleted deleted, and cannot follow a rename the user made,
+    so none of the template's changes to it arrive, silently. (The template's own renames
+    are not among these: `_template_renames` carries them.)
+    """
+    if current == target:
+        return []
+    status = git.git(
+        "diff",
+        "-z",
+        "--no-renames",
+        "--name-status",
+        f"v{current}",
+        f"v{target}",
+        "--",
+        "template/",
+        cwd=template_history.history_repo(bundle),
+    )
+    fields = status.split("\0")
+    modified = [path for code, path in zip(fields[::2], fields[1::2], strict=False) if code == "M"]
+    rendered = [_rendered_path(path, answers) for path in modified]
+    return sorted(path for path in rendered if path and not (project / path).exists())
 
 
 def commit_message(current: str, target: str, changed_answers: Iterable[str]) -> str:

@@ -226,6 +226,31 @@ def test_a_file_moved_and_rewritten_in_one_release_keeps_the_users_edits(tmp_pat
     assert "nn.GELU()" in (project / "src" / "proj" / "models" / "convnet.py").read_text()
 
 
+def test_template_changes_to_files_the_user_renamed_or_deleted_are_named(
+    history: History, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def change(source: Path) -> None:
+        tests = source / "template" / "tests"
+        replace_in(
+            tests / "test_cli.py.jinja", "runner = CliRunner()", "runner = CliRunner()  # new"
+        )
+        replace_in(source / README_TEMPLATE, "## Layout\n", "## Map\n")
+
+    history.release(NEXT, change)
+    tests = project / "tests"
+    (tests / "test_cli.py").rename(tests / "test_command_line.py")
+    (project / "LICENSE").unlink()  # deleted too, but the template left it alone
+    commit(project, "test: my own name for it")
+    monkeypatch.setenv(template_history.HISTORY_VARIABLE, str(history.bundle))
+    result = CliRunner().invoke(app, ["update", str(project), "--defaults"])
+    assert result.exit_code == 0, result.output
+    assert "The template changed 1 file(s) this repo has deleted or renamed; those changes " in (
+        result.output
+    )
+    assert "them): tests/test_cli.py\n" in result.output
+    assert not (tests / "test_cli.py").exists() and "## Map" in (project / "README.md").read_text()
+
+
 def test_sigterm_during_an_update_leaves_the_repo_as_it_was(
     history: History, project: Path
 ) -> None:
