@@ -206,7 +206,10 @@ def update(
     ] = "inline",
     check: Annotated[
         bool,
-        typer.Option("--check", help="Only say whether a newer template exists and what changed."),
+        typer.Option(
+            "--check",
+            help="Only say whether a newer template exists and what changed (exit 1 if so).",
+        ),
     ] = False,
 ) -> None:
     """Merge a newer template version into a generated repo, keeping your edits."""
@@ -219,7 +222,7 @@ def update(
             return
         typer.echo(f"Template v{status.latest} is available (this repo: v{status.current}).")
         typer.echo(f"\n{status.changelog}\n\nRun `scaffold update` to merge it.")
-        return
+        raise typer.Exit(1)  # as `lock --check` and doctor do: there is something to do
     if not defaults and sys.stdin.isatty():
         typer.echo(PROMPT_HINT, err=True)
     result = updating.update_project(

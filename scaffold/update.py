@@ -278,7 +278,7 @@ def _target_version(current: str, requested: str | None, bundle: Path) -> str:
     if template_history.is_newer(current, target):
         raise ScaffoldError(
             f"The repo is at template v{current}, newer than v{target}: downgrades are not "
-            "supported. Install a newer scaffold, or pass a newer --to."
+            f"supported; pass --to {current} or a later version."
         )
     return target
 

@@ -491,11 +491,13 @@ def test_check_and_doctor_from_the_command_line(
     next_history: History, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner = CliRunner()
-    assert "Up to date" in runner.invoke(app, ["update", str(project), "--check"]).output
+    up_to_date = runner.invoke(app, ["update", str(project), "--check"])
+    assert up_to_date.exit_code == 0 and "Up to date" in up_to_date.output
     assert "ok   template:" in runner.invoke(app, ["doctor", str(project)]).output
 
     monkeypatch.setenv(template_history.HISTORY_VARIABLE, str(next_history.bundle))
     checked = runner.invoke(app, ["update", str(project), "--check"])
+    assert checked.exit_code == 1  # something to do, as `lock --check` says of a stale lock
     assert f"Template v{NEXT} is available" in checked.output
     assert "Made by a test." in checked.output
     doctor = runner.invoke(app, ["doctor", str(project)])
