@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import struct
+import sys
 import time
 from pathlib import Path
 
@@ -54,6 +55,9 @@ def check_quality(config: DataConfig, info: DatasetInfo, config_hash: str) -> li
     record_entry(root, "quality", quality.summary(figures, failures, paths[0].relative_to(root)))
     if failures:
         raise quality.DataQualityError(quality.failure_message(failures, paths[0]))
+    module = f"src/{__package__}/datasets/{config.name}.py"
+    if note := quality.normalisation_note(figures, info, module):
+        print(note, file=sys.stderr)
     return paths
 
 

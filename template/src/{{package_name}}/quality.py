@@ -7,6 +7,8 @@ flatters every result. So `preprocess` measures the splits the model will see:
               those whose label is not one of the dataset's classes
   duplicates  identical images (the sha256 of their pixels) within a split, and val or test
               images that are also in an earlier split, where they leak the evaluation
+  pixels      the training images' mean and std per channel, which the dataset's INFO
+              should normalise with (a wrong one trains, just worse: it says so)
 and stops when a figure crosses a threshold of `data.quality`. The figures go to the data
 manifest ("quality"); the report that lists every item is <data.root>/quality/report.md.
 """
@@ -24,6 +26,9 @@ from .datasets import DatasetInfo
 from .errors import UserError
 
 SPLITS = ("train", "val", "test")  # in order: a later split must not repeat an earlier one
+# How far INFO's normalisation may be from the training images' before preprocess says so:
+# the mean on pixels scaled to [0, 1], the std as a ratio.
+MEAN_TOLERANCE, STD_RATIO_TOLERANCE = 0.05, 0.2
 
 
 class DataQualityError(UserError, ValueError):
@@ -69,7 +74,34 @@ def measure(
         "corrupt": corrupt,
         "within_split_duplicates": within,
         "cross_split_duplicates": {split: across[split] for split in SPLITS[1:]},
+        "pixels": pixel_statistics(splits["train"][0]),
     }
+
+
+def pixel_statistics(images: np.ndarray) -> dict[str, list[float]]:
+    """Mean and std per channel of uint8 images (N, H, W) or (N, H, W, C), scaled to [0, 1]."""
+    channels = images.reshape(len(images), -1, 1 if images.ndim == 3 else images.shape[-1])
+    pixels = channels.reshape(-1, channels.shape[-1])
+    mean = pixels.mean(axis=0, dtype=np.float64) / 255
+    std = pixels.std(axis=0, dtype=np.float64) / 255
+    return {"mean": [round(float(v), 4) for v in mean], "std": [round(float(v), 4) for v in std]}
+
+
+def normalisation_note(figures: dict[str, Any], info: DatasetInfo, module: str) -> str:
+    """A note when INFO normalises with figures far from the training images' own; "" else."""
+    measured = figures["pixels"]
+    channels = zip(measured["mean"], measured["std"], info.mean, info.std, strict=True)
+    off = any(
+        abs(mean - info_mean) > MEAN_TOLERANCE or abs(std / info_std - 1) > STD_RATIO_TOLERANCE
+        for mean, std, info_mean, info_std in channels
+    )
+    if not off:
+        return ""
+    return (
+        f"note: INFO in {module} normalises with mean {tuple(info.mean)}, std {tuple(info.std)}; "
+        f"the training images have mean {tuple(measured['mean'])}, std {tuple(measured['std'])}. "
+        "Copy these into INFO, unless its figures are a pretrained model's."
+    )
 
 
 def judge(figures: dict[str, Any], thresholds: DataQuality) -> list[str]:
@@ -115,6 +147,7 @@ def summary(figures: dict[str, Any], failures: list[str], report: Path) -> dict[
             key: {split: len(items) for split, items in figures[key].items()}
             for key in ("corrupt", "within_split_duplicates", "cross_split_duplicates")
         },
+        "pixels": figures["pixels"],
     }
 
 
@@ -168,6 +201,14 @@ def write_report(
     ]
     for split, leaks in figures["cross_split_duplicates"].items():
         lines += [f"- {split}: {len(leaks)}", *(f"  - {a}, {s}, {b}" for a, s, b in leaks)]
+    pixels = figures["pixels"]
+    lines += [
+        "",
+        "## Pixels of the training images, scaled to [0, 1]",
+        "",
+        f"Mean {pixels['mean']}, std {pixels['std']} per channel: the dataset's INFO",
+        "normalises with these (or with a pretrained model's own).",
+    ]
     lines += [
         "",
         "Indices count from 0 in the splits the model sees: train and val are processed/train.npz",
