@@ -83,6 +83,8 @@ def train(
     seed_this_rank(config.seed, context.rank)
     losses.check(settings.loss_weights)
     check_module_names(state.model, settings.log_activations)
+    if context.is_main and (note := schedule_note(settings)):
+        print(note, file=sys.stderr)
     autocast_dtype = autocast_type(settings.precision, device)
     checkpoints = run_dir / "checkpoints"
 
@@ -634,6 +636,18 @@ def check_learning(checks: SmokeChecks, first: float, last: float, accuracy: flo
             + "; ".join(problems)
             + " (a broken loss, labels, optimiser or learning rate?)"
         )
+
+
+def schedule_note(settings: TrainConfig) -> str:
+    """A note for a warm-up as long as the run ("" otherwise): the learning rate would never
+    reach train.lr, as when a short try shortens max_steps alone."""
+    if settings.warmup_steps < settings.max_steps:
+        return ""
+    return (
+        f"note: train.warmup_steps ({settings.warmup_steps}) is not under train.max_steps "
+        f"({settings.max_steps}): the learning rate never reaches train.lr ({settings.lr:g}); "
+        "shorten the warm-up too, e.g. train.warmup_steps=" + str(settings.max_steps // 10)
+    )
 
 
 def warmup_cosine(step: int, warmup: int, total: int) -> float:
