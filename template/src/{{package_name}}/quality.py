@@ -128,9 +128,16 @@ def judge(figures: dict[str, Any], thresholds: DataQuality) -> list[str]:
     for split, per_class in figures["counts"].items():
         for name, count in zip(figures["classes"], per_class, strict=True):
             if count < thresholds.min_per_class:
+                # val is the end of train.npz: a dataset written sorted by class leaves
+                # the first classes out of it, which no threshold should accept.
+                sorted_hint = (
+                    " (val is the last data.val_size images of train.npz: write them shuffled)"
+                    if split == "val" and count == 0
+                    else ""
+                )
                 failures.append(
                     f"class {name!r} has {count} {split} examples, under "
-                    f"data.quality.min_per_class = {thresholds.min_per_class}"
+                    f"data.quality.min_per_class = {thresholds.min_per_class}{sorted_hint}"
                 )
     return failures
 
