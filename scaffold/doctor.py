@@ -39,13 +39,12 @@ def check_git(project: Path) -> Finding:
     entries = git.status_entries(project)
     conflicts = update.conflicted_files(project, [path for _, path in entries])
     if conflicts:
-        listing = ", ".join(conflicts[:5]) + (", ..." if len(conflicts) > 5 else "")
         return Finding(
             "git",
             False,
             f"{len(conflicts)} file(s) with unresolved conflicts, from an update or a merge: "
-            f"{listing}; resolve the <<<<<<< / >>>>>>> markers (or the .rej files), then "
-            "`git add --all && git commit`.",
+            f"{_listing(conflicts)}; resolve the <<<<<<< / >>>>>>> markers (or the .rej "
+            "files), then `git add --all && git commit`.",
         )
     if any(path == template_history.ANSWERS_FILE for _, path in entries):
         return Finding(
@@ -56,16 +55,21 @@ def check_git(project: Path) -> Finding:
         )
     untracked = [path for code, path in entries if code == "??" and path.endswith(SOURCE_SUFFIXES)]
     if untracked:
-        listing = ", ".join(untracked[:5]) + (", ..." if len(untracked) > 5 else "")
         return Finding(
             "git",
             False,
-            f"{len(untracked)} untracked source file(s) that commits would miss: {listing}; "
+            f"{len(untracked)} untracked source file(s) that commits would miss: "
+            f"{_listing(untracked)}; "
             "`git add` them (or list them in .gitignore).",
         )
     if entries:
         return Finding("git", True, f"{len(entries)} uncommitted change(s).")
     return Finding("git", True, "clean work tree.")
+
+
+def _listing(paths: list[str]) -> str:
+    """The first five paths, and '...' for the rest: a finding stays one line."""
+    return ", ".join(paths[:5]) + (", ..." if len(paths) > 5 else "")
 
 
 def check_template(project: Path) -> Finding:

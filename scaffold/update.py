@@ -190,18 +190,7 @@ def _skipped_changes(
     """
     if current == target:
         return []
-    status = git.git(
-        "diff",
-        "-z",
-        "--no-renames",
-        "--name-status",
-        f"v{current}",
-        f"v{target}",
-        "--",
-        "template/",
-        cwd=template_history.history_repo(bundle),
-    )
-    fields = status.split("\0")
+    fields = _template_changes(current, target, "--no-renames", bundle)
     modified = [path for code, path in zip(fields[::2], fields[1::2], strict=False) if code == "M"]
     rendered = [_rendered_path(path, answers) for path in modified]
     return sorted(path for path in rendered if path and not (project / path).exists())
@@ -374,24 +363,30 @@ def template_moves(current: str, target: str, bundle: Path | None = None) -> lis
         steps = [current, target]
     now_at: dict[str, str] = {}  # path at `current` -> its path after the releases so far
     for before, after in itertools.pairwise(steps):
-        status = git.git(
-            "diff",
-            "-z",
-            f"--find-renames={RENAME_SIMILARITY}",
-            "--name-status",
-            f"v{before}",
-            f"v{after}",
-            "--",
-            "template/",
-            cwd=template_history.history_repo(bundle),
-        )
-        fields = status.split("\0")
+        fields = _template_changes(before, after, f"--find-renames={RENAME_SIMILARITY}", bundle)
         for index, field in enumerate(fields[:-2]):
             if field.startswith("R"):
                 old, new = fields[index + 1], fields[index + 2]
                 origin = next((first for first, path in now_at.items() if path == old), old)
                 now_at[origin] = new
     return [(old, new) for old, new in now_at.items() if old != new]
+
+
+def _template_changes(before: str, after: str, renames: str, bundle: Path | None) -> list[str]:
+    """`git diff --name-status -z` of template/ between two releases, split into its fields
+    (a status, then its path or paths); `renames` says whether to pair renamed files."""
+    status = git.git(
+        "diff",
+        "-z",
+        renames,
+        "--name-status",
+        f"v{before}",
+        f"v{after}",
+        "--",
+        "template/",
+        cwd=template_history.history_repo(bundle),
+    )
+    return status.split("\0")
 
 
 def _render_version(bundle: Path, version: str, answers: dict[str, Any], dest: Path) -> Path:
