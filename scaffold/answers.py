@@ -25,9 +25,9 @@ def load(path: Path) -> dict[str, Any]:
     import yaml
 
     restore = (
-        f"restore it from git (`git log -p -- {path.name}` shows its history; "
-        f"`git checkout HEAD -- {path.name}` takes back the last commit's), and change "
-        "answers with `scaffold update --data KEY=VALUE`"
+        f"restore it from git (`git log -p -- :/{path.name}` shows its history, and `git "
+        f"checkout COMMIT -- :/{path.name}` takes back a good version), and change answers "
+        "with `scaffold update --data KEY=VALUE`"
     )
     try:
         answers = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

@@ -14,11 +14,13 @@ import typer
 
 from scaffold import __version__
 from scaffold.errors import ScaffoldError
+from scaffold.interrupts import signal_of
 
 
 class _Scaffold(typer.Typer):
     """A Typer whose commands all report a ScaffoldError the same way: its message and
-    details on stderr, no traceback, its exit code. New commands get this for free."""
+    details on stderr, no traceback, its exit code; and Ctrl-C as one line, exit 130.
+    New commands get this for free."""
 
     def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable], Callable]:
         register = super().command(*args, **kwargs)
@@ -33,6 +35,9 @@ class _Scaffold(typer.Typer):
                     for line in error.details:
                         typer.echo(f"  {line}", err=True)
                     raise typer.Exit(error.exit_code) from None
+                except KeyboardInterrupt as error:  # where nothing was left to undo
+                    typer.echo("interrupted.", err=True)
+                    raise typer.Exit(128 + signal_of(error)) from None
 
             register(reporting)
             return function

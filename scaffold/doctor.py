@@ -37,7 +37,7 @@ def check_git(project: Path) -> Finding:
             "git", False, f"{project} is not inside a git repository: run `git init` there."
         )
     entries = git.status_entries(project)
-    conflicts = update.conflicted_files(project, [path for _, path in entries])
+    conflicts = update.conflicted_files(project)
     if conflicts:
         return Finding(
             "git",

@@ -12,16 +12,28 @@ from scaffold.errors import ScaffoldError
 
 def git(*args: str, cwd: Path | None = None, check: bool = True, stdin: str | None = None) -> str:
     """Run `git ARGS` in `cwd` (with `stdin` as its input) and return its stripped output."""
-    try:
-        result = subprocess.run(
-            ["git", *args], cwd=cwd, input=stdin, capture_output=True, text=True, check=False
-        )
-    except FileNotFoundError as error:
-        raise ScaffoldError("git is not installed: install it and try again.") from error
+    result = _run(args, cwd, stdin)
     if check and result.returncode != 0:
         command = " ".join(["git", *args])
         raise ScaffoldError(f"`{command}` failed in {cwd or Path.cwd()}:\n{result.stderr.strip()}")
     return result.stdout.rstrip()
+
+
+def exit_code(*args: str, cwd: Path | None = None) -> int:
+    """Run `git ARGS` in `cwd` for its exit code, which some commands count with (merge-file:
+    the conflicts it left)."""
+    return _run(args, cwd, None).returncode
+
+
+def _run(
+    args: tuple[str, ...], cwd: Path | None, stdin: str | None
+) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=cwd, input=stdin, capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError as error:
+        raise ScaffoldError("git is not installed: install it and try again.") from error
 
 
 def config_value(key: str, cwd: Path | None = None) -> str:

@@ -10,7 +10,7 @@ non-zero exit, and puts the repo back as it was when the update itself fails.
 import itertools
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from scaffold.interrupts import signal_of, sigterm_as_interrupt
 
 SUBJECT_LIMIT = 72  # the commit-msg hook's default max-subject-length
 CONFLICT_MARKER = re.compile(rb"^(<{7}|>{7}) ", re.MULTILINE)
+RELEASE = re.compile(r"\d+\.\d+\.\d+")  # what a template version looks like: 0.12.20
 
 
 @dataclass(frozen=True)
@@ -77,16 +78,16 @@ def released_version(answers: dict[str, Any], bundle: Path | None = None) -> str
     released = template_history.released_versions(bundle)
     if current in released:
         return current
-    if template_history.is_newer(current, released[-1]):
+    if RELEASE.fullmatch(current) and template_history.is_newer(current, released[-1]):
         raise ScaffoldError(
             f"This repo was made from template v{current}, newer than this scaffold's newest, "
-            f"v{released[-1]}: install a newer scaffold (`pip install --upgrade scaffold`)."
+            f"v{released[-1]}: install a newer scaffold (`pip install --upgrade scaffold-ml`)."
         )
     raise ScaffoldError(
         f"{template_history.ANSWERS_FILE} says this repo was made from template v{current} "
         f"(_commit: {answers['_commit']}), which is no release (they run from v{released[0]} "
         f"to v{released[-1]}): restore its _commit from git "
-        f"(`git log -p -- {template_history.ANSWERS_FILE}`)."
+        f"(`git log -p -- :/{template_history.ANSWERS_FILE}`)."
     )
 
 
@@ -146,7 +147,7 @@ def update_project(
             ) from None
         raise
     changed = git.dirty_paths(project)
-    conflicts = sorted({*conflicted_files(project, changed), *kept_binaries})
+    conflicts = sorted({*conflicted_files(project), *kept_binaries})
     if conflicts:
         how = (
             "edit the *.rej files' hunks into place, delete the .rej files"
@@ -192,8 +193,31 @@ def _skipped_changes(
         return []
     fields = _template_changes(current, target, "--no-renames", bundle)
     modified = [path for code, path in zip(fields[::2], fields[1::2], strict=False) if code == "M"]
+    excluded = _excluded(target, bundle)
     rendered = [_rendered_path(path, answers) for path in modified]
-    return sorted(path for path in rendered if path and not (project / path).exists())
+    return sorted(
+        path for path in rendered if path and not excluded(path) and not (project / path).exists()
+    )
+
+
+def _excluded(version: str, bundle: Path) -> Callable[[str], bool]:
+    """Whether copier's `_exclude` patterns of that version keep a path out of a repo (a
+    pattern that matches a folder keeps out all it holds)."""
+    import fnmatch
+
+    import yaml
+
+    spec = yaml.safe_load(template_history.show(version, "copier.yml", bundle)) or {}
+    patterns = spec.get("_exclude") or []
+
+    def excluded(path: str) -> bool:
+        parts = path.split("/")
+        folders_and_path = ["/".join(parts[:depth]) for depth in range(1, len(parts) + 1)]
+        return any(
+            fnmatch.fnmatch(part, pattern) for part in folders_and_path for pattern in patterns
+        )
+
+    return excluded
 
 
 def commit_message(current: str, target: str, changed_answers: Iterable[str]) -> str:
@@ -238,7 +262,7 @@ def _refuse_unsafe_start(project: Path) -> None:
     dirty = git.dirty_paths(project)
     if not dirty:
         return
-    unresolved = conflicted_files(project, dirty)
+    unresolved = conflicted_files(project)
     if unresolved:
         raise ScaffoldError(
             f"{project} has unresolved conflicts, from an update or a merge: resolve them "
@@ -408,10 +432,11 @@ def _render_version(bundle: Path, version: str, answers: dict[str, Any], dest: P
 
 def _rendered_path(template_path: str, answers: dict[str, Any]) -> str:
     """Where a file of template/ lands in a generated repo ('' when it is not generated)."""
-    from jinja2 import Environment
+    from jinja2 import ChainableUndefined, Environment
 
     relative = template_path.removeprefix("template/").removesuffix(".jinja")
-    parts = [Environment().from_string(part).render(**answers) for part in relative.split("/")]
+    environment = Environment(undefined=ChainableUndefined)  # copier's own: _copier_conf
+    parts = [environment.from_string(part).render(**answers) for part in relative.split("/")]
     return "" if "" in parts else "/".join(parts)
 
 
@@ -443,12 +468,14 @@ def _carry_edits_over_renames(project: Path, renames: list[_Rename]) -> list[str
             kept.append(rename.old)
             continue
         with tempfile.TemporaryDirectory(prefix="scaffold-merge-") as tmp:
-            merged, base, template = (Path(tmp) / name for name in ("user", "base", "template"))
+            names = ("merged", "base", "user", "template")
+            merged, base, user, template = (Path(tmp) / name for name in names)
             merged.write_bytes(rename.user_bytes)
+            user.write_bytes(rename.user_bytes)
             base.write_bytes(rename.old_template_bytes)
             template.write_bytes(new_path.read_bytes())
             # The user's side first, as in the files copier merged: before, then after.
-            git.git(
+            collisions = git.exit_code(
                 "merge-file",
                 "-L",
                 f"before updating (your edits of {rename.old})",
@@ -459,11 +486,11 @@ def _carry_edits_over_renames(project: Path, renames: list[_Rename]) -> list[str
                 str(merged),
                 str(base),
                 str(template),
-                check=False,
+                cwd=project,
             )
             new_path.write_bytes(merged.read_bytes())
-            if CONFLICT_MARKER.search(merged.read_bytes()):
-                _record_unmerged(project, rename.new, (base, merged, template))
+            if collisions:  # merge-file's exit code: how many
+                _record_unmerged(project, rename.new, (base, user, template))
         old_path.unlink(missing_ok=True)
     return kept
 
@@ -480,16 +507,17 @@ def _record_unmerged(project: Path, path: str, stages: tuple[Path, Path, Path]) 
     git.git("update-index", "--index-info", cwd=project, stdin="\n".join(entries) + "\n")
 
 
-def conflicted_files(project: Path, changed: list[str] | None = None) -> list[str]:
-    """Unmerged files, and files with conflict markers or a `.rej` beside them, among the
-    `changed` paths (default: every uncommitted change)."""
-    if changed is None:
-        changed = git.dirty_paths(project)
-    unmerged = git.git("diff", "--name-only", "--diff-filter=U", cwd=project).splitlines()
-    found = set(unmerged)
-    for path in changed:
+def conflicted_files(project: Path) -> list[str]:
+    """Unmerged files, changed tracked files with conflict markers, and `.rej` files: what
+    an update or a merge left to resolve. (Untracked files are not read: a checkpoint
+    lying about must not be.)"""
+    unmerged = git.git("diff", "--name-only", "-z", "--diff-filter=U", cwd=project)
+    found = set(filter(None, unmerged.split("\0")))
+    for code, path in git.status_entries(project):
         file = project / path
-        has_markers = file.is_file() and CONFLICT_MARKER.search(file.read_bytes())
-        if path.endswith(".rej") or has_markers:
+        tracked = code != "??"
+        if path.endswith(".rej") or (
+            tracked and file.is_file() and CONFLICT_MARKER.search(file.read_bytes())
+        ):
             found.add(path)
     return sorted(found)

@@ -209,3 +209,17 @@ def test_new_inside_another_repository_says_it_nests_one(tmp_path: Path) -> None
     result = runner.invoke(app, ["new", str(outer / "inner"), "--defaults", "--no-lock"])
     assert result.exit_code == 0, result.output
     assert f"is inside the git repository {outer}" in result.output
+
+
+def test_ctrl_c_where_nothing_was_left_to_undo_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scaffold import update
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(update, "check", interrupted)
+    result = runner.invoke(app, ["update", str(tmp_path), "--check"])
+    assert result.exit_code == 130, result.output  # as a shell reports Ctrl-C
+    assert result.output == "interrupted.\n"

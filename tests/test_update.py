@@ -311,6 +311,11 @@ def test_renamed_file_with_colliding_edits_is_a_conflict(history: History, proje
     assert text.index("# mine") < text.index("# shared")
     unmerged = git("diff", "--name-only", "--diff-filter=U", cwd=project)
     assert "tests/test_command_line.py" in unmerged.splitlines()
+    # git's three sides, as `git checkout --ours/--theirs` and mergetools read them
+    ours = git("show", ":2:tests/test_command_line.py", cwd=project)
+    theirs = git("show", ":3:tests/test_command_line.py", cwd=project)
+    assert "# mine" in ours and "# shared" not in ours and "<<<<<<<" not in ours
+    assert "# shared" in theirs and "# mine" not in theirs
     refused = subprocess.run(
         ["git", "commit", "--quiet", "--message", "chore: too early"],
         cwd=project,
@@ -399,7 +404,7 @@ def test_an_answers_file_that_is_not_yaml_is_one_line_everywhere(project: Path) 
     for attempt in (lambda: check(project), lambda: update_project(project, defaults=True)):
         with pytest.raises(ScaffoldError, match=r"is not valid YAML at line \d+ \(") as raised:
             attempt()
-        assert "`git checkout HEAD -- .copier-answers.yml`" in str(raised.value)
+        assert "`git checkout COMMIT -- :/.copier-answers.yml`" in str(raised.value)
     findings = {finding.check: finding for finding in diagnose(project)}
     assert "is not valid YAML" in findings["template"].message  # and the other checks ran
     assert findings["git"].ok and len(findings) > 2
@@ -407,7 +412,11 @@ def test_an_answers_file_that_is_not_yaml_is_one_line_everywhere(project: Path) 
 
 @pytest.mark.parametrize(
     ("written", "said"),
-    [("v0.0.1", "which is no release"), ("v99.1.0", "install a newer scaffold")],
+    [
+        ("v0.0.1", "which is no release"),
+        ("main", "which is no release"),
+        ("v99.1.0", r"install a newer scaffold \(`pip install --upgrade scaffold-ml`\)"),
+    ],
 )
 def test_an_answers_version_that_is_no_release_here_is_refused(
     project: Path, written: str, said: str
