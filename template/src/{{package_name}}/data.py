@@ -17,6 +17,7 @@ import struct
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -55,10 +56,15 @@ def check_quality(config: DataConfig, info: DatasetInfo, config_hash: str) -> li
     record_entry(root, "quality", quality.summary(figures, failures, paths[0].relative_to(root)))
     if failures:
         raise quality.DataQualityError(quality.failure_message(failures, paths[0]))
-    module = f"src/{__package__}/datasets/{config.name}.py"
-    if note := quality.normalisation_note(figures, info, module):
+    if note := quality.normalisation_note(figures, info, _shown(datasets.get(config.name))):
         print(note, file=sys.stderr)
     return paths
+
+
+def _shown(module: ModuleType) -> str:
+    """Where a module's file is, from here when it is below."""
+    path = Path(module.__file__).resolve()
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
 
 
 def save_split(

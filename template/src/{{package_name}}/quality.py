@@ -78,18 +78,29 @@ def measure(
     }
 
 
-def pixel_statistics(images: np.ndarray) -> dict[str, list[float]]:
-    """Mean and std per channel of uint8 images (N, H, W) or (N, H, W, C), scaled to [0, 1]."""
-    channels = images.reshape(len(images), -1, 1 if images.ndim == 3 else images.shape[-1])
-    pixels = channels.reshape(-1, channels.shape[-1])
-    mean = pixels.mean(axis=0, dtype=np.float64) / 255
-    std = pixels.std(axis=0, dtype=np.float64) / 255
+def pixel_statistics(images: np.ndarray, chunk: int = 1024) -> dict[str, list[float]]:
+    """Mean and std per channel of uint8 images (N, H, W) or (N, H, W, C), scaled to [0, 1];
+    empty lists for no images. Summed `chunk` images at a time: a float copy of a large
+    dataset's pixels would not fit in memory."""
+    channels = 1 if images.ndim == 3 else images.shape[-1]
+    count, total, squares = 0, np.zeros(channels), np.zeros(channels)
+    for start in range(0, len(images), chunk):
+        pixels = images[start : start + chunk].reshape(-1, channels).astype(np.float64) / 255
+        count += len(pixels)
+        total += pixels.sum(axis=0)
+        squares += np.square(pixels).sum(axis=0)
+    if not count:
+        return {"mean": [], "std": []}
+    mean = total / count
+    std = np.sqrt(np.maximum(squares / count - mean**2, 0))
     return {"mean": [round(float(v), 4) for v in mean], "std": [round(float(v), 4) for v in std]}
 
 
 def normalisation_note(figures: dict[str, Any], info: DatasetInfo, module: str) -> str:
     """A note when INFO normalises with figures far from the training images' own; "" else."""
     measured = figures["pixels"]
+    if not measured["mean"]:  # no training image: the counts' threshold says so
+        return ""
     channels = zip(measured["mean"], measured["std"], info.mean, info.std, strict=True)
     off = any(
         abs(mean - info_mean) > MEAN_TOLERANCE or abs(std / info_std - 1) > STD_RATIO_TOLERANCE
