@@ -639,14 +639,15 @@ def check_learning(checks: SmokeChecks, first: float, last: float, accuracy: flo
 
 
 def schedule_note(settings: TrainConfig) -> str:
-    """A note for a warm-up as long as the run ("" otherwise): the learning rate would never
-    reach train.lr, as when a short try shortens max_steps alone."""
+    """A note for a warm-up as long as the run ("" otherwise), as when a quick try shortens
+    max_steps alone: the whole run then climbs towards train.lr, and never decays."""
     if settings.warmup_steps < settings.max_steps:
         return ""
     return (
         f"note: train.warmup_steps ({settings.warmup_steps}) is not under train.max_steps "
-        f"({settings.max_steps}): the learning rate never reaches train.lr ({settings.lr:g}); "
-        "shorten the warm-up too, e.g. train.warmup_steps=" + str(settings.max_steps // 10)
+        f"({settings.max_steps}): the whole run is warm-up, its learning rate climbing towards "
+        f"train.lr ({settings.lr:g}); shorten the warm-up too, e.g. train.warmup_steps="
+        + str(settings.max_steps // 10)
     )
 
 
