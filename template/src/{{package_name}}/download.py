@@ -118,6 +118,8 @@ def _unreachable(error: BaseException) -> str:
         chain.append(seen)
         seen = seen.__cause__ or seen.__context__
     names = {type(seen).__name__ for seen in chain}  # aiohttp's, under fsspec's http(s)
+    if "ClientProxyConnectionError" in names:  # https_proxy or http_proxy names it
+        return f"cannot reach the proxy ({error})"
     if "ClientConnectorDNSError" in names or any(
         isinstance(seen, socket.gaierror) for seen in chain
     ):
