@@ -577,8 +577,10 @@ def infer(
         else:
             run_dir = find_run(run)
         model = load_model(run_dir, weights)
-        records = predict(model, run_info(run_dir), image_paths(from_caller(source)))
+        records, unreadable = predict(model, run_info(run_dir), image_paths(from_caller(source)))
         write(records, from_caller(output))
+    for path, why in unreadable:
+        typer.echo(f"skipped {as_typed(path)}: {why}", err=True)
     for record in records[:PREDICTIONS_SHOWN]:
         shown = as_typed(Path(record["path"]))
         typer.echo(f"{shown}: {record['prediction']} ({record['p_' + record['prediction']]:.2f})")

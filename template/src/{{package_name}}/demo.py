@@ -60,7 +60,7 @@ def load(run_dir: Path) -> Demo:
 def classify(demo: Demo, image: Path) -> tuple[dict[str, float], str]:
     """Every class's probability for the image file, and the predicted class: what `infer`
     writes for it."""
-    record = predict(demo.model, demo.info, [Path(image)])[0]
+    (record,), _ = predict(demo.model, demo.info, [Path(image)])  # unreadable: an error
     return {name: record[f"p_{name}"] for name in demo.info.classes}, record["prediction"]
 
 

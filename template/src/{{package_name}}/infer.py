@@ -1,8 +1,10 @@
 """Inference: class probabilities for an image file or every image in a folder.
 
-Images are read with Pillow, converted to the training data's size and channels and
-normalised exactly as it was (the dataset's DatasetInfo says how). Predictions go to CSV
-or JSON (chosen by the output file's suffix).
+Images are read with Pillow, turned upright as their camera recorded it, converted to the
+training data's size and channels and normalised exactly as it was (the dataset's
+DatasetInfo says how); a dataset of image files reads them with `read_image` too, so that
+training and inference see an image alike. In a folder, files that are no image are
+skipped and named. Predictions go to CSV or JSON (chosen by the output file's suffix).
 """
 
 import csv
@@ -11,19 +13,31 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .dataset import normalize
 from .datasets import DatasetInfo
 from .errors import InvalidInputError, MissingInputError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
+SKIPPED_FOLDER = "__MACOSX"  # the resource forks of archives made on a Mac, not images
+
+
+class UnreadableImageError(InvalidInputError):
+    """A file that is not an image Pillow can read (or a truncated one)."""
 
 
 def image_paths(source: Path) -> list[Path]:
+    """The image files of a folder (hidden files and __MACOSX/ left out), or the one file."""
     if source.is_file():
         return [source]
-    paths = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    paths = sorted(
+        path
+        for path in source.rglob("*")
+        if path.suffix.lower() in IMAGE_SUFFIXES
+        and not path.name.startswith(".")
+        and SKIPPED_FOLDER not in path.relative_to(source).parts
+    )
     if not paths:
         raise MissingInputError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {source}")
     return paths
@@ -31,12 +45,22 @@ def image_paths(source: Path) -> list[Path]:
 
 def predict(
     model: torch.nn.Module, info: DatasetInfo, paths: list[Path], batch_size: int = 256
-) -> list[dict]:
-    """One record per image: path, predicted class, and each class's probability."""
-    records, classes = [], info.classes
+) -> tuple[list[dict], list[tuple[Path, str]]]:
+    """One record per image (path, predicted class, each class's probability), and the
+    files that could not be read, each with why. None readable is an error."""
+    records, classes, unreadable = [], info.classes, []
     for start in range(0, len(paths), batch_size):
-        batch = paths[start : start + batch_size]
-        pixels = np.stack([_read(path, info) for path in batch])
+        batch, images = [], []
+        for path in paths[start : start + batch_size]:
+            try:
+                images.append(read_image(path, info))
+            except UnreadableImageError as error:
+                unreadable.append((path, str(error)))
+                continue
+            batch.append(path)
+        if not batch:
+            continue
+        pixels = np.stack(images)
         with torch.no_grad():
             probabilities = model(normalize(torch.from_numpy(pixels), info)).softmax(dim=1)
         for path, row in zip(batch, probabilities.tolist(), strict=True):
@@ -48,7 +72,10 @@ def predict(
                     **{f"p_{name}": round(p, 6) for name, p in zip(classes, row, strict=True)},
                 }
             )
-    return records
+    if not records:
+        lines = [f"{path}: {why}" for path, why in unreadable]
+        raise UnreadableImageError("\n  ".join(["no image could be read:", *lines]))
+    return records, unreadable
 
 
 def write(records: list[dict], output: Path) -> None:
@@ -62,10 +89,14 @@ def write(records: list[dict], output: Path) -> None:
         writer.writerows(records)
 
 
-def _read(path: Path, info: DatasetInfo) -> np.ndarray:
+def read_image(path: Path, info: DatasetInfo) -> np.ndarray:
+    """An image file as the model sees it: uint8 pixels, upright (as its EXIF orientation
+    says: photos are often stored on their side), of the dataset's size and channels."""
     try:
         with Image.open(path) as image:
-            image = image.convert("L" if info.channels == 1 else "RGB").resize((info.size,) * 2)
-            return np.asarray(image, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError) as error:  # not an image, or a truncated one
-        raise InvalidInputError(f"{path}: not an image that can be read ({error})") from None
+            upright = ImageOps.exif_transpose(image).convert("L" if info.channels == 1 else "RGB")
+            return np.asarray(upright.resize((info.size,) * 2), dtype=np.uint8)
+    except UnidentifiedImageError:
+        raise UnreadableImageError("not an image that can be read") from None
+    except (OSError, Image.DecompressionBombError) as error:  # truncated, or too large
+        raise UnreadableImageError(f"not an image that can be read ({error})") from None
