@@ -10,6 +10,7 @@ into place. Network errors are retried with back-off, mirror after mirror.
 import hashlib
 import socket
 import time
+import urllib.request
 from pathlib import Path
 
 import fsspec
@@ -19,6 +20,7 @@ from .errors import UserError
 
 CHUNK = 1 << 20
 NO_NAME = "the host name does not resolve"
+PROXY_DOWN = "cannot reach the proxy"
 
 
 class DownloadError(UserError, RuntimeError):
@@ -65,61 +67,82 @@ def fetch_verified(
 ) -> Path:
     """Download `dest` from the first of `urls` that serves it with this checksum.
 
-    A file already present with the right checksum is not fetched again. Network errors
-    are retried with back-off; a URL that served other content is not asked again.
+    A file already present with the right checksum is not fetched again. Failures that may
+    pass (a timeout, a server error, a connection cut) are retried with back-off; a host
+    that cannot be reached, a file that is not there and a URL that served other content
+    are not asked again. The error names each URL's last failure once.
     """
     if dest.is_file() and digest_of(dest, algorithm) == checksum:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(dest.name + ".part")
-    errors, wrong_content = [], set()
+    problems: dict[str, str] = {}  # each URL's last failure, in words
+    settled: set[str] = set()  # URLs a retry cannot help
+    cut_off: set[str] = set()  # URLs whose host could not be reached
+    corrupt: set[str] = set()  # URLs that served other content
     for attempt in range(attempts):
-        unreachable = []
         for url in urls:
-            if url in wrong_content:
+            if url in settled:
                 continue
             try:
                 _copy_resuming(url, partial)
             except Exception as error:  # noqa: BLE001 (each filesystem raises its own types)
-                if reason := _unreachable(error):
-                    unreachable.append(f"{url}: {reason}")
-                errors.append(f"{url}: {type(error).__name__}: {error}")
+                if unreachable := _unreachable(error, url):
+                    problems[url] = unreachable
+                    cut_off.add(url)
+                    settled.add(url)
+                elif isinstance(error, FileNotFoundError):  # a local path, or HTTP's 404
+                    problems[url] = "no such file there"
+                    settled.add(url)
+                else:
+                    problems[url] = f"{type(error).__name__}: {error}"
                 continue
             actual = digest_of(partial, algorithm)
             if actual == checksum:
                 partial.replace(dest)
                 return dest
             partial.unlink()
-            wrong_content.add(url)
-            errors.append(
-                f"{url}: {algorithm} {actual}, expected {checksum} (corrupt or changed file)"
-            )
-        if len(unreachable) == len(urls):  # no host answered: retrying will not help
-            offline = all(reason.endswith(NO_NAME) for reason in unreachable)
-            raise DownloadError(
-                f"could not download {dest.name}: "
-                + ("the network is unreachable" if offline else "no mirror could be reached")
-                + "\n  "
-                + "\n  ".join(unreachable)
-                + "\nWhere the internet is reached through a proxy, name it: export "
-                f"https_proxy=http://HOST:PORT (and http_proxy). {offline_hint}"
-            )
-        if len(wrong_content) == len(urls):
+            problems[url] = f"{algorithm} {actual}, expected {checksum} (corrupt or changed file)"
+            corrupt.add(url)
+            settled.add(url)
+        if settled == set(urls):
             break
         time.sleep(min(2**attempt, 30) if attempt + 1 < attempts else 0)
-    raise DownloadError(f"could not download {dest.name} intact:\n  " + "\n  ".join(errors))
+    raise DownloadError(_failure(dest.name, problems, cut_off, corrupt, offline_hint))
 
 
-def _unreachable(error: BaseException) -> str:
-    """Why the host could not be reached, if that is what `error` (or what caused it) says;
-    "" for any other failure."""
+def _failure(
+    name: str, problems: dict[str, str], cut_off: set[str], corrupt: set[str], hint: str
+) -> str:
+    """Why no URL gave the file: a headline, each URL's reason, and what may help."""
+    if cut_off == set(problems):
+        offline = all(problems[url] == NO_NAME for url in cut_off)
+        headline = "the network is unreachable" if offline else "no mirror could be reached"
+    else:
+        headline = "no mirror served it intact" if corrupt else "no mirror served it"
+    lines = [f"could not download {name}: {headline}"]
+    lines += [f"  {url}: {problem}" for url, problem in problems.items()]
+    if any(problems[url].startswith(PROXY_DOWN) for url in cut_off):
+        lines.append("Check the proxy that http_proxy or https_proxy names, or unset it.")
+    elif cut_off:
+        lines.append(
+            "Where the internet is reached through a proxy, name it: export "
+            f"https_proxy=http://HOST:PORT (and http_proxy). {hint}"
+        )
+    return "\n".join(lines)
+
+
+def _unreachable(error: BaseException, url: str) -> str:
+    """Why the host of `url` could not be reached, if that is what `error` (or what caused
+    it) says; "" for any other failure."""
     chain, seen = [], error
     while seen is not None:
         chain.append(seen)
         seen = seen.__cause__ or seen.__context__
     names = {type(seen).__name__ for seen in chain}  # aiohttp's, under fsspec's http(s)
     if "ClientProxyConnectionError" in names:  # https_proxy or http_proxy names it
-        return f"cannot reach the proxy ({error})"
+        proxy = urllib.request.getproxies().get(url.split("://")[0].lower(), "")
+        return f"{PROXY_DOWN} {proxy}".rstrip()
     if "ClientConnectorDNSError" in names or any(
         isinstance(seen, socket.gaierror) for seen in chain
     ):
