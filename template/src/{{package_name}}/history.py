@@ -36,8 +36,9 @@ TAIL_BYTES = 8192  # the end of metrics.jsonl: its last validation record is in 
 WIDEST_CELL = 48  # characters of an experiment or a note the table shows; --json has all
 NARROWEST_CELL = 12  # what an experiment or a note keeps when the table narrows to a terminal
 # What a terminal too narrow for the whole table hides first: most run ids hold the start
-# time too, and `--json` and `compare` show every field.
-HIDDEN_FIRST = ("start", "commit", "duration", "val_loss")
+# time, the experiment and the overrides too, and `--json` and `compare` show every field.
+HIDDEN_FIRST = ("start", "commit", "duration", "val_loss", "experiment")
+SHRINKING = ("note", "experiment")  # the free text, which narrows first (the note most)
 
 
 def summaries(runs_dir: Path) -> list[dict[str, Any]]:
@@ -206,33 +207,39 @@ def short_commit(row: dict[str, Any]) -> str | None:
 def format_table(rows: list[dict[str, Any]], width: int | None = None) -> str:
     """The rows as aligned text columns, one line per run.
 
-    Given a terminal's `width`, a wider table fits it rather than wrap every row: the
-    note, then the experiment, narrow (to NARROWEST_CELL characters at the least), and
-    where that is not enough, the columns of HIDDEN_FIRST hide, one by one, and the table
-    says which. Ids and figures are never cut.
+    Given a terminal's `width`, the table fits it rather than wrap every row: the note
+    and the experiment take the room there is, whole where it suffices, else narrowed (to
+    NARROWEST_CELL characters at the least); where that is not enough, the columns of
+    HIDDEN_FIRST hide, one by one, and the table says which. Ids and figures are never
+    cut, so a table of long ids may stay wider than the terminal; it says so. Without a
+    width, notes and experiments are cut at WIDEST_CELL characters.
     """
     shown = [{**row, "commit": short_commit(row)} for row in rows]
+    widest = None if width else WIDEST_CELL
     table = {
-        column: [column, *(_cell(column, row[column]) for row in shown)] for column in COLUMNS
+        column: [column, *(_cell(column, row[column], widest) for row in shown)]
+        for column in COLUMNS
     }
     hidden = []
     if width:
-        narrowest = {column: _narrowed(table[column], 0) for column in ("note", "experiment")}
         for column in HIDDEN_FIRST:
+            narrowest = {name: _narrowed(table[name], 0) for name in SHRINKING if name in table}
             if _width({**table, **narrowest}) <= width:
                 break
             del table[column]
             hidden.append(column)
-        for column in ("note", "experiment"):
-            widest = max(map(len, table[column]))
-            table[column] = _narrowed(table[column], widest - (_width(table) - width))
+        for column in SHRINKING:
+            if column in table:
+                wide = max(map(len, table[column]))
+                table[column] = _narrowed(table[column], wide - (_width(table) - width))
     widths = [max(map(len, cells)) for cells in table.values()]
     lines = [
         "  ".join(cell.ljust(wide) for cell, wide in zip(line, widths, strict=True)).rstrip()
         for line in zip(*table.values(), strict=True)
     ]
     if hidden:
-        lines.append(f"({', '.join(hidden)} hidden to fit {width} columns: --json shows all)")
+        fits = " to fit" if _width(table) <= width else ", still wider than"
+        lines.append(f"({', '.join(hidden)} hidden{fits} {width} columns: --json shows all)")
     return "\n".join(lines)
 
 
@@ -252,7 +259,7 @@ def _shortened(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _cell(column: str, value: Any) -> str:
+def _cell(column: str, value: Any, widest: int | None = WIDEST_CELL) -> str:
     if value is None:
         return "-"
     if column == "start":
@@ -267,8 +274,8 @@ def _cell(column: str, value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
     text = " ".join(str(value).split())  # a note's line breaks and tabs would break the row
-    if column in {"experiment", "note"}:
-        return _shortened(text, WIDEST_CELL)  # one run of many overrides widened every row
+    if column in {"experiment", "note"} and widest:
+        return _shortened(text, widest)  # one run of many overrides widened every row
     return text
 
 
