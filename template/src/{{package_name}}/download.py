@@ -8,6 +8,7 @@ into place. Network errors are retried with back-off, mirror after mirror.
 """
 
 import hashlib
+import re
 import socket
 import time
 import urllib.request
@@ -44,6 +45,12 @@ def fetch(name: str, mirrors: list[str], md5: str, dest_dir: Path, attempts: int
 
     A file already present with the right md5 is not fetched again.
     """
+    md5 = md5.lower()  # as md5sum prints it, or as a web page may
+    if not re.fullmatch(r"[0-9a-f]{32}", md5):  # caught before the download, not after it
+        raise DownloadError(
+            f"{name}'s md5 {md5!r} is not 32 hexadecimal digits (md5sum prints it); in YAML "
+            'quote it ("..."): one made of digits and an e reads as a number'
+        )
     return fetch_verified(
         [mirror.rstrip("/") + "/" + name for mirror in mirrors],
         dest_dir / name,
