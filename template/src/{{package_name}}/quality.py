@@ -175,8 +175,8 @@ def failure_message(failures: list[str], report: Path) -> str:
         f"the data crosses {len(failures)} data-quality threshold(s):\n  "
         + "\n  ".join(failures)
         + f"\nEvery item is listed in {report}. Fix the data, or accept it with a looser "
-        "threshold in configs/base.yaml (data.quality) or on the command line, e.g. "
-        f"`{__package__} preprocess {key}=VALUE` (now {limit})."
+        "threshold in configs/base.yaml (data.quality), or on the command line: add "
+        f"`{key}=VALUE` to the same preprocess command (now {limit})."
     )
 
 
@@ -225,7 +225,7 @@ def write_report(
         "## Pixels of the training images, scaled to [0, 1]",
         "",
         f"Mean {pixels['mean']}, std {pixels['std']} per channel: the dataset's INFO",
-        "normalises with these (or with a pretrained model's own).",
+        "should normalise with these (or with a pretrained model's own).",
     ]
     lines += [
         "",
