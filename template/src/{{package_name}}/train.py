@@ -224,7 +224,8 @@ def load_data(config: Config, world_size: int, rank: int) -> Data:
     steps_per_epoch = len(sampler) // (micro_batch * settings.grad_accum_steps)
     if steps_per_epoch == 0:
         raise ConfigError(
-            f"train.batch_size {settings.batch_size} exceeds the {len(train_set)} training images"
+            f"train.batch_size {settings.batch_size} exceeds the {len(train_set)} training images "
+            f"(those data.val_size = {config.data.val_size} leaves for training): lower one"
         )
     return Data(
         info=dataset_info(config.data),
