@@ -5,10 +5,11 @@ most `max-subject-length` (72) characters (what `git log --oneline` and web view
 uncut), no trailing period, and a description that is more than filler ("wip", "fix",
 "misc changes"). A body, if any, is separated from the subject by a blank line.
 
-Messages that git writes are taken as they are: merges (`Merge branch ...`) and reverts
-(`Revert "..."`, `Reapply "..."`). `fixup!`, `squash!` and `amend!` commits pass locally,
-where `git rebase --autosquash` is about to fold them in, and are refused by
-`scaffold check-commits`, which sees what would be merged.
+Messages that git writes are taken as they are: merges (known by git's MERGE_HEAD, or by
+their two parents, never by their text: "Merge my pandas work" is a subject like any
+other) and reverts (`Revert "..."`, `Reapply "..."`). `fixup!`, `squash!` and `amend!`
+commits pass locally, where `git rebase --autosquash` is about to fold them in, and are
+refused by `scaffold check-commits`, which sees what would be merged.
 """
 
 import re
@@ -24,18 +25,19 @@ from scaffold.hooks.settings import Settings
 HOOK = "commit-msg"
 SCISSORS = "# ------------------------ >8 ------------------------"
 HEADER = re.compile(r"(?P<type>[A-Za-z]+)(?:\((?P<scope>[^()]+)\))?(?P<breaking>!)?: (?P<text>.*)")
-WRITTEN_BY_GIT = re.compile(r'(Merge .+|Revert ".*|Reapply ".*)')
+WRITTEN_BY_GIT = re.compile(r'(Revert ".*|Reapply ".*)')
 AUTOSQUASH = re.compile(r"(fixup|squash|amend)! ")
 EXAMPLE = "fix(data): retry interrupted downloads"
-# Words that say nothing about a change. A description made only of these is refused.
+# Words that say nothing about a change. A description made only of these is refused;
+# one word more ("remove debug code", "add tests", a description in Russian) passes.
 FILLER = frozenset(
     """
     a add added adds again an and bug bugfix bugs change changed changes clean cleanup
-    code commit debug done edit edits final fix fixed fixes fixing foo improve
-    improvement improvements in it minor misc more new of on progress refactor
-    refactoring remove removed save small some stuff temp test testing tests the things
-    this tmp todo tweak tweaks up update updated updates various wip work x
-    """.split()  # noqa: SIM905 (a list of 70 words reads better as text)
+    code commit done edit edits final fix fixed fixes fixing foo improve improvement
+    improvements in it minor misc more new of on progress refactor refactoring remove
+    removed save small some stuff temp the things this tmp todo tweak tweaks up update
+    updated updates various wip work x
+    """.split()  # noqa: SIM905 (a list of 66 words reads better as text)
 )
 
 
@@ -89,7 +91,7 @@ def check(message: str, settings: Settings, *, allow_autosquash: bool = True) ->
         )
     if subject.endswith("."):
         problems.append(Problem(f"{subject!r} ends with a period: drop it"))
-    words = re.findall(r"[a-z0-9]+", header["text"].lower())
+    words = re.findall(r"\w+", header["text"].lower())  # any script's letters and digits
     if all(word in FILLER for word in words):
         problems.append(
             Problem(
