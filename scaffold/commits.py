@@ -79,7 +79,7 @@ def check_range(path: Path, revisions: str | None = None) -> Report:
     if revisions.startswith("-"):
         raise ScaffoldError(f"{revisions!r} is not a range of commits: write BASE..HEAD.")
     try:
-        settings = settings_module.load(root)
+        settings = rules_for(root, revisions)
     except HookError as error:
         raise ScaffoldError(str(error)) from error
     try:
@@ -95,6 +95,17 @@ def check_range(path: Path, revisions: str | None = None) -> Report:
     except HookError as error:
         raise ScaffoldError(str(error)) from error
     return Report(revisions, len(commits), violations)
+
+
+def rules_for(root: Path, revisions: str) -> settings_module.Settings:
+    """The settings a range is judged by: those of its base (BASE..HEAD), so that a pull
+    request cannot loosen the rules that judge it; the working tree's without a base."""
+    base = revisions.split("..", 1)[0] if ".." in revisions else ""
+    if not base:
+        return settings_module.load(root)
+    # A base without the file (or no such base, which reading the range then reports): ""
+    text = git.git("show", f"{base}:{settings_module.PYPROJECT}", cwd=root, check=False)
+    return settings_module.parse(text)
 
 
 def default_range(root: Path) -> str:

@@ -116,6 +116,20 @@ def test_without_a_range_the_branch_is_checked_against_main(tmp_path: Path) -> N
     assert "1 commit(s) of main..HEAD: no problems." in result.stdout
 
 
+def test_a_branch_is_judged_by_its_base_s_rules_not_its_own(tmp_path: Path) -> None:
+    """A pull request that loosens the rules in its last commit must not pass by it."""
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("chore: start")
+    repo.git("checkout", "--quiet", "-b", "feature")
+    repo.write("ck/m.pt", b"weights")
+    repo.commit("feat: keep the best weights")
+    repo.write("pyproject.toml", "[tool.scaffold.hooks]\nartifacts = []\n")
+    repo.commit("build: allow every file")
+    report = check_range(repo.path, "main..HEAD")
+    assert [violation.rule for violation in report.violations] == ["no-artifacts"]
+    assert check_range(repo.path, "HEAD~1..HEAD").violations == []  # its base allows them
+
+
 def test_on_an_unpushed_main_every_commit_is_checked(tmp_path: Path) -> None:
     repo = GitRepo(tmp_path / "repo")
     repo.commit("chore: start")

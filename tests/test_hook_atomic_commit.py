@@ -173,6 +173,9 @@ def test_an_edited_answers_comment_is_no_template_update(repo: GitRepo) -> None:
     repo.write("src/demo/model.py", lines(900))
     repo.stage()
     assert len(problems(repo)) == 1
+    repo.write(".copier-answers.yml", "# Written by copier\n\n_commit:   v0.3.0\n")  # no answer
+    repo.stage()
+    assert len(problems(repo)) == 1
 
 
 def test_the_first_commit_is_exempt(

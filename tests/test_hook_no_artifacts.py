@@ -21,6 +21,8 @@ def found(path: str, content: bytes = b"x\n", settings: Settings = SETTINGS) -> 
     ("path", "reason"),
     [
         ("model.pt", "a checkpoint or model weights"),
+        ("checkpoints/BEST.PT", "a checkpoint or model weights"),  # as macOS and Windows: one
+        ("DATA/raw/train.csv", "data or a run's output"),
         ("checkpoints/epoch=3.ckpt", "a checkpoint or model weights"),
         ("weights/model.safetensors", "a checkpoint or model weights"),
         ("export/model.onnx", "a checkpoint or model weights"),

@@ -193,11 +193,17 @@ def _toml(data: bytes | None) -> dict[str, Any] | None:
         return None
 
 
-def _answers(data: bytes | None) -> list[bytes]:
-    """The answers file without its comments: copier rewrites the comment on every update."""
+def _answers(data: bytes | None) -> object:
+    """The answers the file holds, as parsed: copier rewrites its comment on every update,
+    and a comment or a blank line changes no answer (nor makes a template update)."""
+    import yaml
+
     if data is None:
-        return []
-    return [line for line in data.splitlines() if not line.lstrip().startswith(b"#")]
+        return None
+    try:
+        return yaml.safe_load(data)
+    except yaml.YAMLError:
+        return data  # unreadable: compared as it is
 
 
 def _name(path: str) -> str:

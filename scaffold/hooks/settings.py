@@ -126,6 +126,11 @@ def load(root: Path) -> Settings:
         return Settings()
     except (OSError, UnicodeDecodeError) as error:
         raise HookError(f"{PYPROJECT}: cannot read it ({error}).") from error
+    return parse(text)
+
+
+def parse(text: str) -> Settings:
+    """The settings a pyproject.toml's text holds (raises HookError, as `load`)."""
     try:
         table = tomllib.loads(text).get("tool", {}).get("scaffold", {}).get("hooks", {})
     except tomllib.TOMLDecodeError as error:
@@ -161,13 +166,17 @@ def from_table(table: dict[str, Any]) -> Settings:
 
 
 def match(path: str, patterns: tuple[str, ...]) -> str | None:
-    """The pattern that decides `path` (the last one matching), or None when none takes it."""
+    """The pattern that decides `path` (the last one matching), or None when none takes it.
+
+    Case is ignored, as the file systems of macOS and Windows ignore it: BEST.PT is a
+    checkpoint too.
+    """
     name = path.rsplit("/", 1)[-1]
     decided = None
     for pattern in patterns:
         negated = pattern.startswith("!")
         glob = pattern[1:] if negated else pattern
         subject = path if "/" in glob else name
-        if fnmatch.fnmatchcase(subject, glob):
+        if fnmatch.fnmatchcase(subject.lower(), glob.lower()):
             decided = None if negated else pattern
     return decided
