@@ -179,7 +179,17 @@ def load_model(
             f"{run_dir.name} has no weights (no model.pt, no checkpoint): {why}, or pick "
             "another run (`runs` lists them)"
         )
-    model.load_state_dict(state)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:  # today's code builds another model than the run trained
+        commit = ((last_attempt(run_dir) or {}).get("git") or {}).get("commit") or "COMMIT"
+        detail = " ".join(str(error).split("\n", 1)[-1].split())
+        raise InvalidInputError(
+            f"{run_dir.name}'s weights do not fit the model as the code builds it now "
+            f"({detail[:200]}{'...' if len(detail) > 200 else ''}): the code changed since "
+            f"the run. Use the code the run used: `reproduce {run_dir.name}` rebuilds and "
+            f"retrains it, or `git worktree add ../old {commit[:12]}` and eval there."
+        ) from None
     return model.to(device).eval()
 
 
