@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass, make_dat
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
@@ -268,9 +269,19 @@ def _load(path: Path) -> DictConfig:
 
 @functools.lru_cache(maxsize=32)
 def _parsed(path: str, text: str) -> DictConfig:
+    """A config file's text, parsed; a YAML slip is one line naming the file and the line."""
     stream = io.StringIO(text)
-    stream.name = os.path.abspath(path)  # YAML's errors name the file, as OmegaConf.load does
-    return OmegaConf.load(stream)
+    stream.name = os.path.abspath(path)
+    try:
+        return OmegaConf.load(stream)
+    except yaml.YAMLError as error:
+        mark, begun = getattr(error, "problem_mark", None), getattr(error, "context_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        context = getattr(error, "context", None)
+        if context and begun:  # e.g. "while parsing a flow sequence": where it began
+            problem += f" ({context} begun at line {begun.line + 1})"
+        raise ConfigError(f"{path} is not valid YAML{where}: {problem}") from None
 
 
 def _fields_missing_from(saved, current, prefix: str = "") -> list[str]:
