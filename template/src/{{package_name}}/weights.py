@@ -83,8 +83,9 @@ def resolve(config: Config, reference: str) -> dict[str, Any]:
     sha256 = _sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if expected and sha256 != expected.lower():
         raise InvalidInputError(
-            f"{path} has sha256 {sha256}, not the configured {expected}: fetch it again "
-            f"(delete it, then `fetch-weights {reference}`)"
+            f"{path} has sha256 {sha256}, not the configured {expected}: either the file "
+            f"changed (delete it, then `fetch-weights {reference}`), or the configured sha256 "
+            f"is wrong (check it in configs/base.yaml's weights.{reference})"
         )
     return {
         "name": reference,
