@@ -270,7 +270,11 @@ def train_run(
                     )
                 run_dir = find_run(resume)
                 if runs.finished(run_dir):
-                    typer.echo(f"{run_dir.name} has finished: nothing to resume (eval it instead)")
+                    typer.echo(
+                        f"{run_dir.name} has finished: nothing to resume (eval it instead; to "
+                        "train on from its weights, start a new run with "
+                        f"model.init_from={as_typed(run_dir / 'model.pt')})"
+                    )
                     return run_dir, {}
                 config = from_yaml(run_dir / "config.yaml")
             else:
@@ -425,6 +429,10 @@ def sweep(
         bool,
         typer.Option(help="Train on uncommitted code; the diff is saved in each trial's run."),
     ] = False,
+    trials: Annotated[
+        int | None,
+        typer.Option(help="How many trials the study holds in all; default: the file's.", min=1),
+    ] = None,
 ) -> None:
     """Search hyperparameters with Optuna: each trial is a training run (runs/<run-id>/).
 
@@ -440,6 +448,8 @@ def sweep(
     with user_errors():
         sweep_file = sweeps.sweep_path(experiment_path(name) or name)
         settings = sweeps.load_sweep(str(sweep_file))
+        if trials:
+            settings.trials = trials
         # The smoke checks test the code; a sweep tries bad values on purpose.
         fixed = ["smoke_checks.enabled=false", *settings.overrides, *(overrides or [])]
         experiment = settings.experiment
