@@ -5,6 +5,7 @@ handling turns into an exit that skips every `finally` and `except`: a generatio
 leave its staging directory, an update a half-merged tree.
 """
 
+import logging
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,13 @@ from contextlib import contextmanager
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised as Ctrl-C's KeyboardInterrupt is, so that the same cleanup runs."""
+
+
+def quiet_abandoned_prompt() -> None:
+    """After an interrupt at a question, keep asyncio from reporting, at exit and after
+    scaffold's own message, the prompt's task left pending ("Task was destroyed but it is
+    pending!"): nothing is wrong, and the line reads as if something were."""
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 
 
 def signal_of(interrupt: BaseException) -> int:
