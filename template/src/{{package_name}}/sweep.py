@@ -350,10 +350,20 @@ def write_report(study, folder: Path, echo: Callable[[str], None] = print) -> li
         lines += [f"Best: trial {best.number}, value {best.value:.4g}, {best.params}", ""]
     except ValueError:  # no trial has completed yet
         lines += ["No trial has completed yet.", ""]
+    lines += ["Best first; results.csv has every figure whole.", ""]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    sign = -1 if study.direction.name == "MAXIMIZE" else 1
+    ranked = sorted(rows, key=lambda row: (row[1] != "COMPLETE", sign * (row[2] or 0), row[0]))
+    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in ranked]
     _write(folder / "results.md", "\n".join(lines) + "\n")
     return [folder / "results.csv", folder / "results.md", *plot(study, folder, echo)]
+
+
+def _cell(value: Any) -> str:
+    """A table cell: floats to 4 significant digits (a learning rate of 0.000123...)."""
+    if value is None:
+        return ""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def plot(study, folder: Path, echo: Callable[[str], None]) -> list[Path]:
