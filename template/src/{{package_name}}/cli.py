@@ -16,6 +16,7 @@ import functools
 import gc
 import os
 import platform
+import re
 import shutil
 import sys
 from collections.abc import Iterator
@@ -38,6 +39,7 @@ app = typer.Typer(
 )
 
 PREDICTIONS_SHOWN = 10  # infer prints the first predictions; its file holds every one
+RERUN_NOTE = re.compile(r"^(reruns \S+(: |$))+")  # what `rerun` puts before a run's note
 Overrides = Annotated[
     list[str] | None,
     typer.Argument(help="Config overrides as key=value, e.g. train.lr=3e-4 model.width=64."),
@@ -703,7 +705,8 @@ def rerun(run: Annotated[str, typer.Argument(help="Run id, path, or 'latest'.")]
         run_dir = find_run(run)
         attempts = manifest.Manifest(run_dir).attempts
         first = attempts[0] if attempts else {"command": []}
-        note = f"reruns {run_dir.name}" + (f": {first['note']}" if first.get("note") else "")
+        why = RERUN_NOTE.sub("", first.get("note") or "")  # a rerun of a rerun: its own why
+        note = f"reruns {run_dir.name}" + (f": {why}" if why else "")
         command = manifest.command_for_new_run(run_dir, first["command"], note)
     recorded, current = first["git"]["commit"], manifest.git_state()["commit"]
     if recorded != current:
