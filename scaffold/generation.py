@@ -20,8 +20,8 @@ import yaml
 
 from scaffold import answers as answers_module
 from scaffold import git, lockfile, locking, template_history
-from scaffold.errors import Interrupted, ScaffoldError
-from scaffold.interrupts import quiet_abandoned_prompt, signal_of, sigterm_as_interrupt
+from scaffold.errors import ScaffoldError
+from scaffold.interrupts import sigterm_as_interrupt, undone
 
 
 @dataclass(frozen=True)
@@ -88,10 +88,7 @@ def new_project(
         for parent in created_parents:
             parent.rmdir()
         if isinstance(error, KeyboardInterrupt):
-            quiet_abandoned_prompt()
-            raise Interrupted(
-                f"interrupted: nothing was generated at {dest}.", signal_of(error)
-            ) from None
+            raise undone(error, f"nothing was generated at {dest}.") from None
         raise
     return NewProject(dest, answers, version, commit, fallback, lock_note, hooks, _extras(dest))
 

@@ -10,16 +10,23 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from scaffold.errors import Interrupted
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised as Ctrl-C's KeyboardInterrupt is, so that the same cleanup runs."""
 
 
-def quiet_abandoned_prompt() -> None:
-    """After an interrupt at a question, keep asyncio from reporting, at exit and after
-    scaffold's own message, the prompt's task left pending ("Task was destroyed but it is
-    pending!"): nothing is wrong, and the line reads as if something were."""
+def undone(interrupt: KeyboardInterrupt, what: str) -> Interrupted:
+    """The error to raise once a command has undone its work after `interrupt`: it says
+    `what` was undone and exits as the signal would.
+
+    An interrupt at a question leaves the prompt's asyncio task pending, which asyncio
+    would report at exit, after this message ("Task was destroyed but it is pending!"):
+    nothing is wrong, and the line reads as if something were, so it is kept quiet.
+    """
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    return Interrupted(f"interrupted: {what}", signal_of(interrupt))
 
 
 def signal_of(interrupt: BaseException) -> int:

@@ -17,8 +17,8 @@ from typing import Any
 
 from scaffold import answers as answers_module
 from scaffold import git, template_history
-from scaffold.errors import ConflictError, Interrupted, ScaffoldError
-from scaffold.interrupts import quiet_abandoned_prompt, signal_of, sigterm_as_interrupt
+from scaffold.errors import ConflictError, ScaffoldError
+from scaffold.interrupts import sigterm_as_interrupt, undone
 
 SUBJECT_LIMIT = 72  # the commit-msg hook's default max-subject-length
 CONFLICT_MARKER = re.compile(rb"^(<{7}|>{7}) ", re.MULTILINE)
@@ -141,11 +141,8 @@ def update_project(
         git.git("reset", "--quiet", "--hard", "HEAD", cwd=project)
         git.git("clean", "--quiet", "-d", "--force", cwd=project)
         if isinstance(error, KeyboardInterrupt):
-            quiet_abandoned_prompt()
-            raise Interrupted(
-                "interrupted: the update was undone; the repo is as its last commit left it.",
-                signal_of(error),
-            ) from None
+            message = "the update was undone; the repo is as its last commit left it."
+            raise undone(error, message) from None
         raise
     changed = git.dirty_paths(project)
     conflicts = sorted({*conflicted_files(project), *kept_binaries})
