@@ -21,7 +21,6 @@ from scaffold.errors import ConflictError, ScaffoldError
 from scaffold.interrupts import sigterm_as_interrupt, undone
 
 SUBJECT_LIMIT = 72  # the commit-msg hook's default max-subject-length
-CONFLICT_MARKER = re.compile(rb"^(<{7}|>{7}) ", re.MULTILINE)
 RELEASE = re.compile(r"\d+\.\d+\.\d+")  # what a template version looks like: 0.12.20
 
 
@@ -515,7 +514,7 @@ def conflicted_files(project: Path) -> list[str]:
         file = project / path
         tracked = code != "??"
         if path.endswith(".rej") or (
-            tracked and file.is_file() and CONFLICT_MARKER.search(file.read_bytes())
+            tracked and file.is_file() and git.CONFLICT_MARKER.search(file.read_bytes())
         ):
             found.add(path)
     return sorted(found)
