@@ -7,6 +7,7 @@ a file whose checksum (md5 for data, sha256 for weights) matches the published o
 into place. Network errors are retried with back-off, mirror after mirror.
 """
 
+import contextlib
 import hashlib
 import re
 import socket
@@ -81,6 +82,7 @@ def fetch_verified(
     """
     if dest.is_file() and digest_of(dest, algorithm) == checksum:
         return dest
+    made = [folder for folder in (dest.parent, *dest.parent.parents) if not folder.exists()]
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(dest.name + ".part")
     problems: dict[str, str] = {}  # each URL's last failure, in words
@@ -115,6 +117,9 @@ def fetch_verified(
         if settled == set(urls):
             break
         time.sleep(min(2**attempt, 30) if attempt + 1 < attempts else 0)
+    for folder in made:  # deepest first; a folder holding a partial file stays, to resume
+        with contextlib.suppress(OSError):
+            folder.rmdir()
     raise DownloadError(_failure(dest.name, problems, cut_off, corrupt, offline_hint))
 
 
