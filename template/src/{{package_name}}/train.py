@@ -678,13 +678,14 @@ def warmup_cosine(step: int, warmup: int, total: int) -> float:
 def seed_everything(seed: int, deterministic: bool) -> None:
     """Seed torch; with `deterministic`, make every kernel reproducible (at some speed cost).
 
-    cuBLAS needs CUBLAS_WORKSPACE_CONFIG for deterministic matrix products; it is read when
-    CUDA starts, which is later than this, so setting it here suffices.
+    cuBLAS needs CUBLAS_WORKSPACE_CONFIG for deterministic matrix products; it reads it when
+    it makes its handle, at the first matrix product on the GPU, so setting it here suffices.
+    Switched off too, not only on: a sweep's trials and the tests share one process.
     """
     torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(deterministic)
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
 
 
