@@ -117,7 +117,7 @@ def train(
         print(f"first batch: inputs.png in the run: {inputs['summary']}", file=sys.stderr)
     probe_images = data.val.tensors[0][:16].to(device)  # the same images every time: comparable
     batches = step_batches(data, state.step, config.data.num_workers, device)
-    throughput, loss, val = Throughput(), torch.zeros(()), None
+    throughput, loss, val = Throughput(), None, None  # (a run resumed at its end steps none)
     progress = tqdm(
         total=settings.max_steps,
         initial=state.step,
@@ -167,7 +167,9 @@ def train(
                         state.save(checkpoints / "best.pt", rngs=[])  # for eval, not resume
                 if step % settings.checkpoint_every == 0 or step == settings.max_steps:
                     save_checkpoint(state, checkpoints, settings.keep_last)
-                if distributed.any_process(stop.received is not None, device):
+                # A stop during the last step lets the run finish: its work is done.
+                stopping = step < settings.max_steps and stop.received is not None
+                if distributed.any_process(stopping, device):
                     save_checkpoint(state, checkpoints, settings.keep_last)
                     distributed.barrier()
                     raise Preempted(f"stopped by {stop.name} at step {step}", stop.exit_code)
@@ -192,7 +194,7 @@ def train(
         tracker.close("completed")
     return {
         "step": state.step,
-        "train_loss": loss.item(),
+        **({"train_loss": loss.item()} if loss is not None else {}),
         "best_val_loss": state.best_val_loss,
         **({f"val_{name}": val[name] for name in ("loss", "accuracy")} if val else {}),
     }
@@ -577,9 +579,11 @@ def log_validation(tracker: Tracker | None, val: dict, data: Data, step: int) ->
         )
 
 
-def final_metrics(state: State, loss: torch.Tensor, val: dict | None) -> dict[str, float]:
+def final_metrics(state: State, loss: torch.Tensor | None, val: dict | None) -> dict[str, float]:
     """What a run ended with, for the trackers' comparison of runs (their HParams views)."""
-    metrics = {"final/train_loss": loss.item(), "final/best_val_loss": state.best_val_loss}
+    metrics = {"final/best_val_loss": state.best_val_loss}
+    if loss is not None:
+        metrics["final/train_loss"] = loss.item()
     if val is not None:
         metrics.update({"final/val_loss": val["loss"], "final/val_accuracy": val["accuracy"]})
     return metrics
