@@ -131,6 +131,7 @@ def train(
         try:
             while state.step < settings.max_steps:
                 group = throughput.time_data(batches)
+                lr = state.optimizer.param_groups[0]["lr"]  # this step's: the schedule moves on
                 loss, raw, norms = optimisation_step(state, group, settings, autocast_dtype)
                 loss = distributed.mean(loss)  # a collective: on every rank, every step
                 progress.update()
@@ -143,7 +144,7 @@ def train(
                     )
                     if tracker:
                         log_training(
-                            tracker, state, loss, raw, settings.loss_weights, norms, throughput
+                            tracker, state, loss, raw, settings.loss_weights, norms, lr, throughput
                         )
                 if tracker and step % settings.histogram_every == 0:
                     log_histograms(tracker, state.model, step)
@@ -466,6 +467,7 @@ def log_training(
     raw: dict[str, torch.Tensor],
     loss_weights: dict[str, float],
     norms: dict[str, float],
+    lr: float,
     throughput: Throughput,
 ) -> None:
     tracker.scalars(
@@ -473,7 +475,7 @@ def log_training(
             "train/loss": loss.item(),
             **{f"loss/{name}": value.item() for name, value in raw.items()},
             **{f"loss/{name}_weighted": loss_weights[name] * v.item() for name, v in raw.items()},
-            "train/lr": state.schedule.get_last_lr()[0],
+            "train/lr": lr,
             **throughput.rates(),
             **{f"grad_norm/{name}": value for name, value in norms.items()},
         },
