@@ -218,12 +218,14 @@ def load_data(config: Config, world_size: int, rank: int) -> Data:
     """The configured dataset's train and val splits, and this process's share of each batch."""
     settings = config.train
     train_set = make_dataset(config.data, "train")
-    micro_batch = settings.batch_size // (world_size * settings.grad_accum_steps)
-    if micro_batch == 0:
+    shares = world_size * settings.grad_accum_steps  # micro-batches per optimiser step, in all
+    if settings.batch_size % shares:  # else the global batch would silently shrink
         raise ConfigError(
-            f"train.batch_size {settings.batch_size} is smaller than {world_size} processes "
-            f"x {settings.grad_accum_steps} accumulation steps"
+            f"train.batch_size {settings.batch_size} does not split evenly into {world_size} "
+            f"process(es) x {settings.grad_accum_steps} accumulation step(s): make it a "
+            f"multiple of {shares}"
         )
+    micro_batch = settings.batch_size // shares
     sampler = DistributedSampler(
         train_set, world_size, rank, shuffle=True, seed=config.seed, drop_last=True
     )
