@@ -42,11 +42,20 @@ SHRINKING = ("note", "experiment")  # the free text, which narrows first (the no
 
 
 def summaries(runs_dir: Path) -> list[dict[str, Any]]:
-    """A row for every run directory (one with a manifest.json), sorted by id (= start)."""
+    """A row for every run directory (one with a manifest.json), oldest first. By start
+    time, not by id: most ids begin with their start, but a cluster job's is job-<id>."""
     if not runs_dir.is_dir():
         return []
-    found = sorted(path.parent for path in runs_dir.glob("*/manifest.json"))
-    return [summary(run_dir) for run_dir in found]
+    rows = [summary(path.parent) for path in runs_dir.glob("*/manifest.json")]
+    return sorted(rows, key=lambda row: (_timestamp(row["start"]), row["id"]))
+
+
+def _timestamp(started_at: str | None) -> float:
+    """Seconds since the epoch of a manifest's time, which names its UTC offset: runs
+    started on machines in other time zones sort as they happened. Unknown: first."""
+    if not started_at:
+        return -math.inf
+    return datetime.strptime(started_at, "%Y-%m-%dT%H:%M:%S%z").timestamp()
 
 
 def summary(run_dir: Path) -> dict[str, Any]:
