@@ -18,7 +18,7 @@ class ScaffoldError(Exception):
 
 
 class Interrupted(ScaffoldError):
-    """Ctrl-C or SIGTERM stopped a command, which undid its work first."""
+    """Ctrl-C, SIGTERM or SIGHUP stopped a command, which undid its work first."""
 
     def __init__(self, message: str, signal_number: int) -> None:
         super().__init__(message)

@@ -21,7 +21,7 @@ import yaml
 from scaffold import answers as answers_module
 from scaffold import git, lockfile, locking, template_history
 from scaffold.errors import ScaffoldError
-from scaffold.interrupts import sigterm_as_interrupt, undone
+from scaffold.interrupts import termination_as_interrupt, undone
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def new_project(
     created_parents = _make_parents(dest.parent)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".scaffold", dir=dest.parent))
     try:
-        with sigterm_as_interrupt():
+        with termination_as_interrupt():
             answers, version = _render(
                 staging, dest.name, data or {}, defaults, template_version, template
             )

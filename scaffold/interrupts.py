@@ -1,8 +1,9 @@
-"""SIGTERM handled like Ctrl-C, for the commands that must leave nothing half-done.
+"""SIGTERM and SIGHUP handled like Ctrl-C, for the commands that must leave nothing half-done.
 
-A cancelled CI job, `kill` and a Slurm time limit send SIGTERM, which Python's default
-handling turns into an exit that skips every `finally` and `except`: a generation would
-leave its staging directory, an update a half-merged tree.
+A cancelled CI job, `kill` and a Slurm time limit send SIGTERM, and a closed terminal or a
+dropped SSH connection SIGHUP, which Python's default handling turns into an exit that
+skips every `finally` and `except`: a generation would leave its staging directory, an
+update a half-merged tree.
 """
 
 import logging
@@ -12,9 +13,16 @@ from contextlib import contextmanager
 
 from scaffold.errors import Interrupted
 
+STOPPING = (signal.SIGTERM, signal.SIGHUP)
+
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised as Ctrl-C's KeyboardInterrupt is, so that the same cleanup runs."""
+    """SIGTERM or SIGHUP, raised as Ctrl-C's KeyboardInterrupt is, so that the same cleanup
+    runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def undone(interrupt: KeyboardInterrupt, what: str) -> Interrupted:
@@ -30,30 +38,32 @@ def undone(interrupt: KeyboardInterrupt, what: str) -> Interrupted:
 
 
 def signal_of(interrupt: BaseException) -> int:
-    """The signal behind an interrupt: SIGTERM where `Terminated` raised it (or raised what
-    it became: copier turns an interrupt at a question into an error of its own), else
+    """The signal behind an interrupt: the one `Terminated` was raised for (or what it
+    became: copier turns an interrupt at a question into an error of its own), else
     Ctrl-C's SIGINT."""
     seen: BaseException | None = interrupt
     while seen is not None:
         if isinstance(seen, Terminated):
-            return signal.SIGTERM
+            return seen.signum
         seen = seen.__cause__ or seen.__context__
     return signal.SIGINT
 
 
 @contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Raise `Terminated` (a KeyboardInterrupt) on SIGTERM inside the block."""
+def termination_as_interrupt() -> Iterator[None]:
+    """Raise `Terminated` (a KeyboardInterrupt) on SIGTERM or SIGHUP inside the block."""
 
     def interrupt(signum: int, frame: object) -> None:
-        raise Terminated
+        raise Terminated(signum)
 
+    previous = {}
     try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
+        for signum in STOPPING:
+            previous[signum] = signal.signal(signum, interrupt)
     except ValueError:  # not the main thread, where Python cannot handle signals
-        previous = None
+        pass
     try:
         yield
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

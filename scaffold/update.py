@@ -18,7 +18,7 @@ from typing import Any
 from scaffold import answers as answers_module
 from scaffold import git, template_history
 from scaffold.errors import ConflictError, ScaffoldError
-from scaffold.interrupts import sigterm_as_interrupt, undone
+from scaffold.interrupts import termination_as_interrupt, undone
 
 SUBJECT_LIMIT = 72  # the commit-msg hook's default max-subject-length
 RELEASE = re.compile(r"\d+\.\d+\.\d+")  # what a template version looks like: 0.12.20
@@ -132,7 +132,7 @@ def update_project(
     skipped = _skipped_changes(current, target, answers, bundle, project)
 
     try:
-        with sigterm_as_interrupt():  # a killed CI job or `kill` must not leave half an update
+        with termination_as_interrupt():  # a cancelled CI job, `kill`, a closed terminal
             renames = _template_renames(current, target, answers, bundle, project)
             _run_copier_update(project, target, new_answers, defaults, conflict, bundle)
             kept_binaries = _carry_edits_over_renames(project, renames)

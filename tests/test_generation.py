@@ -257,7 +257,7 @@ def test_interactive_prompts_validate_and_generate(tmp_path: Path) -> None:
     assert dirty_paths(tmp_path / "demo") == []
 
 
-@pytest.mark.parametrize("interrupt", ["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("interrupt", ["ctrl-c", "sigterm", "sighup"])
 def test_interrupted_generation_leaves_nothing(tmp_path: Path, interrupt: str) -> None:
     terminal = Terminal("new", "demo", cwd=tmp_path)
     terminal.expect("Project name")
@@ -265,9 +265,10 @@ def test_interrupted_generation_leaves_nothing(tmp_path: Path, interrupt: str) -
     terminal.expect("Python package")
     if interrupt == "ctrl-c":
         terminal.type("\x03")
-    else:
-        os.kill(terminal.pid, signal.SIGTERM)
-    assert terminal.wait() == (130 if interrupt == "ctrl-c" else 143)  # as a shell reports it
+    else:  # `kill` or a cancelled CI job; a closed terminal or a dropped SSH connection
+        os.kill(terminal.pid, signal.SIGTERM if interrupt == "sigterm" else signal.SIGHUP)
+    exit_code = {"ctrl-c": 130, "sigterm": 143, "sighup": 129}[interrupt]
+    assert terminal.wait() == exit_code  # 128 + the signal, as a shell reports it
     assert leftovers(tmp_path) == []
     assert "interrupted: nothing was generated at" in terminal._plain()
     if interrupt == "ctrl-c":  # the prompt's own key: nothing else is said

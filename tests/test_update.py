@@ -5,6 +5,7 @@ to N+1: a release made in the test from the working tree's template with a chang
 """
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -251,38 +252,54 @@ def test_template_changes_to_files_the_user_renamed_or_deleted_are_named(
     assert not (tests / "test_cli.py").exists() and "## Map" in (project / "README.md").read_text()
 
 
-def test_sigterm_during_an_update_leaves_the_repo_as_it_was(
-    history: History, project: Path
-) -> None:
-    history.release(
-        NEXT, lambda source: replace_in(source / README_TEMPLATE, "## Layout\n", "## Map\n")
-    )
+def killed_during_update(
+    project: Path, history: History, signum: int
+) -> subprocess.CompletedProcess:
+    """`scaffold update` run in a process of its own, which gets `signum` once copier has
+    merged: the tree then holds half an update. A signal it does not handle ends it."""
     code = (
         "import os, signal, sys, time\n"
-        "from pathlib import Path\n"
         "from scaffold import update\n"
         "merge = update._run_copier_update\n"
         "def merge_then_killed(*args, **kwargs):\n"
-        "    merge(*args, **kwargs)  # the tree holds half an update now\n"
-        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    merge(*args, **kwargs)\n"
+        f"    os.kill(os.getpid(), {int(signum)})\n"
         "    time.sleep(10)\n"
         "update._run_copier_update = merge_then_killed\n"
         "from scaffold.cli import main\n"
         "sys.argv = ['scaffold', 'update', sys.argv[1], '--defaults']\n"
         "main()\n"
     )
-    killed = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", code, str(project)],
         env={**os.environ, template_history.HISTORY_VARIABLE: str(history.bundle)},
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert killed.returncode == 143, killed.stderr  # 128 + SIGTERM, as a shell reports it
+
+
+@pytest.mark.parametrize(
+    ("signum", "exit_code"),
+    [(signal.SIGTERM, 143), (signal.SIGHUP, 129)],  # `kill` or a CI job; a closed terminal
+    ids=["SIGTERM", "SIGHUP"],
+)
+def test_a_stop_during_an_update_leaves_the_repo_as_it_was(
+    history: History, project: Path, signum: int, exit_code: int
+) -> None:
+    history.release(
+        NEXT, lambda source: replace_in(source / README_TEMPLATE, "## Layout\n", "## Map\n")
+    )
+    killed = killed_during_update(project, history, signum)
+    assert killed.returncode == exit_code, killed.stderr  # 128 + the signal, as a shell says
     assert "interrupted: the update was undone; the repo is as its last commit" in killed.stderr
     assert "Traceback" not in killed.stderr
     assert dirty_paths(project) == []
     assert answers(project)["_commit"] == f"v{CURRENT}"
+
+
+
+
 
 
 def test_renamed_file_with_colliding_edits_is_a_conflict(history: History, project: Path) -> None:
