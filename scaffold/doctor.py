@@ -36,6 +36,8 @@ def check_git(project: Path) -> Finding:
         return Finding(
             "git", False, f"{project} is not inside a git repository: run `git init` there."
         )
+    if killed := update.killed_update(project):
+        return Finding("git", False, killed)
     entries = git.status_entries(project)
     conflicts = update.conflicted_files(project)
     if conflicts:

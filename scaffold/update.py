@@ -8,6 +8,9 @@ non-zero exit, and puts the repo back as it was when the update itself fails.
 """
 
 import itertools
+import json
+import os
+import platform
 import re
 import tempfile
 from collections.abc import Callable, Iterable
@@ -21,6 +24,7 @@ from scaffold.errors import ConflictError, ScaffoldError
 from scaffold.interrupts import termination_as_interrupt, undone
 
 SUBJECT_LIMIT = 72  # the commit-msg hook's default max-subject-length
+IN_PROGRESS = "scaffold-update"  # in git's folder while an update runs; one killed leaves it
 RELEASE = re.compile(r"\d+\.\d+\.\d+")  # what a template version looks like: 0.12.20
 
 
@@ -131,6 +135,9 @@ def update_project(
         return UpdateResult(current, target, [], "", [])
     skipped = _skipped_changes(current, target, answers, bundle, project)
 
+    in_progress = _in_progress_file(project)
+    record = {"from": current, "to": target, "head": git.head_commit(project)}
+    in_progress.write_text(json.dumps({**record, "pid": os.getpid(), "host": platform.node()}))
     try:
         with termination_as_interrupt():  # a cancelled CI job, `kill`, a closed terminal
             renames = _template_renames(current, target, answers, bundle, project)
@@ -143,6 +150,8 @@ def update_project(
             message = "the update was undone; the repo is as its last commit left it."
             raise undone(error, message) from None
         raise
+    finally:
+        in_progress.unlink(missing_ok=True)
     changed = git.dirty_paths(project)
     conflicts = sorted({*conflicted_files(project), *kept_binaries})
     if conflicts:
@@ -250,12 +259,92 @@ def _scaffold_answers(project: Path) -> dict[str, Any]:
     return answers
 
 
+def killed_update(project: Path) -> str | None:
+    """What an update killed part-way (kill -9, a crash, a machine going down) left, and how
+    to set it aside; None when no update was killed here.
+
+    Its undo could not run, and its half-merged files read as the user's edits: committed,
+    they would drop the edits of the user's that the template's files overwrote, and the
+    next update would carry that loss on as if intended.
+    """
+    found = _killed_update_state(project)
+    return _killed_update_message(*found) if found else None
+
+
+def _killed_update_message(state: str, record: dict[str, Any]) -> str:
+    update = f"a `scaffold update` (v{record.get('from')} to v{record.get('to')})"
+    head = str(record.get("head"))[:12]
+    return {
+        "running": f"{update} is running in this repo (pid {record.get('pid')}): let it end.",
+        "committed": (
+            f"{update} was killed part-way at commit {head}, and commits were made since: "
+            "any of its half-done changes they hold replaced edits of yours. Check them "
+            f"(`git diff {head} HEAD`) and revert what the update wrote, then run "
+            "`scaffold update` again."
+        ),
+        "uncommitted": (
+            f"{update} was killed part-way: the uncommitted changes here are its half-done "
+            "work, not yours (committed, they would drop edits of yours). Set them aside "
+            "with `git stash --include-untracked`, or drop them with `git reset --hard && "
+            "git clean -d --force`, then run `scaffold update` again."
+        ),
+    }[state]
+
+
+def _killed_update_state(project: Path) -> tuple[str, dict[str, Any]] | None:
+    """running (another update is), committed (commits came after the kill), uncommitted
+    (its changes are still in the tree), or None: no update left its file, or what one
+    left was set aside since."""
+    record = _killed_update_record(project)
+    if record is None:
+        return None
+    if record.get("host") == platform.node() and _alive(record.get("pid")):
+        return "running", record
+    if record.get("head") and record["head"] != git.head_commit(project):
+        return "committed", record
+    if git.dirty_paths(project):
+        return "uncommitted", record
+    return None
+
+
+def _killed_update_record(project: Path) -> dict[str, Any] | None:
+    path = _in_progress_file(project)
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):  # cut short as it was written
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _in_progress_file(project: Path) -> Path:
+    return Path(git.git("rev-parse", "--absolute-git-dir", cwd=project)) / IN_PROGRESS
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def _refuse_unsafe_start(project: Path) -> None:
     if not git.is_repo_root(project):
         raise ScaffoldError(
             f"{project} is not inside a git repository; scaffold update merges through "
             "git. Run `git init && git add -A && git commit -m 'chore: import'` first."
         )
+    killed = _killed_update_state(project)
+    if killed is None or killed[0] == "committed":  # set aside, or said once below
+        _in_progress_file(project).unlink(missing_ok=True)
+    if killed is not None:
+        raise ScaffoldError(_killed_update_message(*killed))
     dirty = git.dirty_paths(project)
     if not dirty:
         return

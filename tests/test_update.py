@@ -15,7 +15,7 @@ import yaml
 from releases import History, replace_in
 from typer.testing import CliRunner
 
-from scaffold import template_history
+from scaffold import doctor, template_history
 from scaffold.cli import app
 from scaffold.errors import ConflictError, ScaffoldError
 from scaffold.generation import new_project
@@ -298,8 +298,51 @@ def test_a_stop_during_an_update_leaves_the_repo_as_it_was(
     assert answers(project)["_commit"] == f"v{CURRENT}"
 
 
+def test_an_update_killed_part_way_is_named_until_its_half_done_work_is_set_aside(
+    history: History, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history.release(
+        NEXT, lambda source: replace_in(source / README_TEMPLATE, "## Layout\n", "## Map\n")
+    )
+    replace_in(project / "README.md", "## Layout\n", "## Layout\n\nMy own words.\n")
+    commit(project, "docs: my own words")
+    killed = killed_during_update(project, history, signal.SIGKILL)  # no undo can run
+    assert killed.returncode == -signal.SIGKILL and dirty_paths(project)
+
+    monkeypatch.setenv(template_history.HISTORY_VARIABLE, str(history.bundle))
+    refused = CliRunner().invoke(app, ["update", str(project), "--defaults"])
+    assert refused.exit_code == 1
+    said = " ".join(refused.output.split())
+    assert (
+        f"a `scaffold update` (v{CURRENT} to v{NEXT}) was killed part-way: the uncommitted "
+        in (said)
+    )
+    assert "git stash --include-untracked" in said
+    (finding,) = [f for f in doctor.diagnose(project) if f.check == "git"]
+    assert not finding.ok and "was killed part-way" in finding.message
+
+    git("stash", "--include-untracked", cwd=project)
+    updated = CliRunner().invoke(app, ["update", str(project), "--defaults"])
+    assert updated.exit_code == 0, updated.output
+    assert "My own words." in (project / "README.md").read_text()
 
 
+def test_commits_after_a_killed_update_are_questioned_once(
+    history: History, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history.release(
+        NEXT, lambda source: replace_in(source / README_TEMPLATE, "## Layout\n", "## Map\n")
+    )
+    killed_during_update(project, history, signal.SIGKILL)
+    commit(project, "chore: whatever was there")  # as the generic advice would have it
+
+    monkeypatch.setenv(template_history.HISTORY_VARIABLE, str(history.bundle))
+    refused = CliRunner().invoke(app, ["update", str(project), "--defaults"])
+    assert refused.exit_code == 1
+    assert "was killed part-way at commit" in refused.output
+    assert "git diff" in refused.output
+    again = CliRunner().invoke(app, ["update", str(project), "--defaults"])
+    assert again.exit_code == 0, again.output
 
 
 def test_renamed_file_with_colliding_edits_is_a_conflict(history: History, project: Path) -> None:
