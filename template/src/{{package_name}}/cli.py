@@ -271,6 +271,8 @@ def train_run(
                         "a resumed run keeps its config: drop the overrides and flags"
                     )
                 run_dir = find_run(resume)
+                if context.is_main:  # (the others may see its own new attempt running)
+                    runs.refuse_while_training(run_dir, "resume it")
                 if runs.finished(run_dir):
                     typer.echo(
                         f"{run_dir.name} has finished: nothing to resume (eval it instead; to "
@@ -535,6 +537,7 @@ def evaluate(
     """
     import json
 
+    from . import runs
     from .errors import MissingInputError
     from .evaluate import compare, eval_dir, evaluate_run
 
@@ -553,6 +556,7 @@ def evaluate(
             run_dir = checkpoint_run(checkpoint, experiment, smoke, ["eval", "--split", split])
         else:
             run_dir = find_run(run)
+            runs.refuse_while_training(run_dir, "evaluate it")
         metrics = evaluate_run(run_dir, split, weights)
         accuracy, loss = metrics["accuracy"], metrics["loss"]
         typer.echo(f"{run_dir.name}: {split} accuracy {accuracy:.4f}, loss {loss:.4f}")

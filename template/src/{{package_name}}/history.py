@@ -9,13 +9,12 @@ config.yaml is read only to filter on a config key (`--where`).
 
 import json
 import math
-import os
-import platform
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .errors import InvalidInputError, did_you_mean
+from .runs import process_alive
 
 COLUMNS = (
     "id",
@@ -75,27 +74,13 @@ def summary(run_dir: Path) -> dict[str, Any]:
         "commit": git.get("commit"),
         "dirty": dirty,  # uncommitted changes in any attempt
         "experiment": describe_command(first.get("command") or []),
-        "status": "died" if _died(last) else last.get("status"),
+        "status": "died" if process_alive(last) is False else last.get("status"),
         "duration": sum(_seconds(a) for a in attempts) if "ended_at" in last else None,
         "val_loss": val.get("val/loss"),
         "val_accuracy": val.get("val/accuracy"),
         "test_accuracy": test.get("accuracy") if test.get("split") == "test" else None,
         "note": notes[-1] if notes else None,
     }
-
-
-def _died(attempt: dict[str, Any]) -> bool:
-    """A run recorded as running whose process on this host is gone: killed (kill -9, out
-    of memory), or its machine crashed. Runs of other hosts cannot be checked from here."""
-    if attempt.get("status") != "running" or attempt.get("host") != platform.node():
-        return False
-    try:
-        os.kill(attempt["pid"], 0)
-    except ProcessLookupError:
-        return True
-    except (KeyError, TypeError, PermissionError):  # no pid recorded, or another user's
-        return False
-    return False
 
 
 def describe_command(command: list[str]) -> str:

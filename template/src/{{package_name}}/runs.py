@@ -1,6 +1,8 @@
 """Run directories: runs/<run-id>/ holds everything one run wrote, runs/LATEST names the newest."""
 
 import json
+import os
+import platform
 import re
 import secrets
 import time
@@ -121,6 +123,35 @@ def last_status(run_dir: Path) -> str | None:
 def finished(run_dir: Path) -> bool:
     """Whether the run's last attempt completed (so there is nothing to resume)."""
     return last_status(run_dir) == "completed"
+
+
+def process_alive(attempt: dict) -> bool | None:
+    """Whether the process that recorded `attempt` as running still runs: None when that
+    cannot be told from here (another host's, or no pid) or the attempt has ended."""
+    if attempt.get("status") != "running" or attempt.get("host") != platform.node():
+        return None
+    pid = attempt.get("pid")
+    if not isinstance(pid, int) or pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
+
+
+def refuse_while_training(run_dir: Path, then: str) -> None:
+    """Stop here if the run is training now, on this machine: a second process would write
+    its checkpoints and records over the first's, and weights read mid-run go stale."""
+    attempt = last_attempt(run_dir) or {}
+    if process_alive(attempt):
+        raise InvalidInputError(
+            f"{run_dir.name} is training now (pid {attempt['pid']}): {then} once it ends, "
+            f"or stop it first (Ctrl-C where it runs, or `kill {attempt['pid']}`: it "
+            "saves a checkpoint)"
+        )
 
 
 def resumable(run_dir: Path) -> bool:
