@@ -85,9 +85,10 @@ def run(command: list[str], cwd: Path, env: dict) -> str:
     return result.stdout + result.stderr
 
 
-def submit(root: Path, env: dict, *arguments: str) -> int:
-    """slurm/submit.sh with `arguments`; the job id."""
-    output = run(["bash", "slurm/submit.sh", *arguments], root, env)
+def submit(root: Path, env: dict, *arguments: str, cwd: Path | None = None) -> int:
+    """slurm/submit.sh with `arguments`, typed in `cwd` (default: the root); the job id."""
+    script = os.path.relpath(root / "slurm" / "submit.sh", cwd or root)
+    output = run(["bash", script, *arguments], cwd or root, env)
     return int(re.search(r"Submitted batch job (\d+)", output).group(1))
 
 
@@ -128,7 +129,9 @@ def test_the_smoke_preflight_runs_on_two_nodes_from_the_submitted_commit(
 ) -> None:
     root, env = project
     submitted = run(["git", "rev-parse", "HEAD"], root, env).strip()
-    job = submit(root, env, "slurm/smoke.sbatch", "--nodes", "2", "--hold")
+    env = {**env, f"{PACKAGE.upper()}_DATA_ROOT": "data"}  # relative: read from the root
+    # Typed in a subfolder, with the script's path from there.
+    job = submit(root, env, "../slurm/smoke.sbatch", "--nodes", "2", "--hold", cwd=root / "src")
     # The checkout moves on while the job waits: the job must still run what was submitted.
     (root / "configs" / "smoke.yaml").write_text("this: [is not, a config\n")
     run(["git", "commit", "--quiet", "--all", "--message", "test: a broken config"], root, env)
@@ -167,6 +170,61 @@ def test_a_sweep_array_shares_one_study_and_every_task_completes(
         assert attempt["cluster"]["array_job_id"] == str(job)
         assert attempt["sweep"] == {"study": f"tiny-{job}", "trial": trial.number}
     assert (journal.parent / "results.csv").is_file()
+
+
+def test_submit_refuses_what_the_job_could_not_run(project: tuple[Path, dict]) -> None:
+    root, env = project
+    (root / "configs" / "experiment" / "narrow.yaml").write_text("model: {width: 8}\n")
+    refused = subprocess.run(
+        ["bash", "slurm/submit.sh", "slurm/smoke.sbatch", "--", "--experiment", "narrow"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 1
+    assert "untracked files; a job runs committed code only" in refused.stderr
+    assert "configs/experiment/narrow.yaml" in refused.stderr
+    (root / "configs" / "experiment" / "narrow.yaml").unlink()
+
+    no_environment = {**env, "PATH": "/usr/bin:/bin"}  # the project's environment not active
+    refused = subprocess.run(
+        ["bash", "slurm/submit.sh", "slurm/smoke.sbatch"],
+        cwd=root,
+        env=no_environment,
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 1
+    assert "activate the project's environment" in refused.stderr
+
+    missing = subprocess.run(
+        ["bash", "slurm/submit.sh", "smoke.sbatch"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 2 and "error: no job script smoke.sbatch" in missing.stderr
+
+
+def test_two_submits_of_a_new_commit_at_once_both_go_through(
+    project: tuple[Path, dict],
+) -> None:
+    root, env = project
+    command = ["bash", "slurm/submit.sh", "slurm/smoke.sbatch", "--hold"]
+    submits = [
+        subprocess.Popen(
+            command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outputs = [process.communicate(timeout=60) for process in submits]
+    jobs = [re.search(r"Submitted batch job (\d+)", out) for out, _ in outputs]
+    run(["scancel", *(job.group(1) for job in jobs if job)], root, env)
+    assert all(jobs), outputs
+    commit = run(["git", "rev-parse", "HEAD"], root, env).strip()
+    assert [p.name for p in (root / ".snapshots").iterdir()] == [commit]  # no partial copy left
 
 
 def release_held(job: int, env: dict) -> None:
