@@ -159,17 +159,25 @@ def test_a_sweep_array_shares_one_study_and_every_task_completes(
     options = ["--array", "0-1", "--cpus-per-task", "1", "--wait"]
     job = submit(root, env, "slurm/sweep.sbatch", *options, "--", "tiny", "--smoke")
 
-    journal = root / "runs" / "sweeps" / f"tiny-{job}" / "journal.log"
+    journal = root / "runs" / "sweeps" / f"tiny-smoke-{job}" / "journal.log"
     storage = optuna.storages.JournalStorage(JournalFileBackend(str(journal)))
-    study = optuna.load_study(study_name=f"tiny-{job}", storage=storage)
+    study = optuna.load_study(study_name=f"tiny-smoke-{job}", storage=storage)
     assert [trial.state.name for trial in study.trials] == ["COMPLETE", "COMPLETE"]
     workers = {trial.user_attrs["worker"] for trial in study.trials}
     assert workers <= {f"slurm-{job}_0", f"slurm-{job}_1"}
     for trial in study.trials:
         attempt = manifest(root, trial.user_attrs["run"])
         assert attempt["cluster"]["array_job_id"] == str(job)
-        assert attempt["sweep"] == {"study": f"tiny-{job}", "trial": trial.number}
+        assert attempt["sweep"] == {"study": f"tiny-smoke-{job}", "trial": trial.number}
     assert (journal.parent / "results.csv").is_file()
+    assert (root / "runs" / "slurm" / f"{PACKAGE}-sweep-{job}_1.out").is_file()
+
+    # A later array job continues the study it names, to the trials it now asks for.
+    options = ["--array", "0", "--cpus-per-task", "1", "--wait"]
+    more = ["--study", f"tiny-smoke-{job}", "--trials", "3"]
+    submit(root, env, "slurm/sweep.sbatch", *options, "--", "tiny", "--smoke", *more)
+    study = optuna.load_study(study_name=f"tiny-smoke-{job}", storage=storage)
+    assert [trial.state.name for trial in study.trials] == ["COMPLETE"] * 3
 
 
 def test_submit_refuses_what_the_job_could_not_run(project: tuple[Path, dict]) -> None:
