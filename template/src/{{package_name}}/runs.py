@@ -128,10 +128,15 @@ def finished(run_dir: Path) -> bool:
 def process_alive(attempt: dict) -> bool | None:
     """Whether the process that recorded `attempt` as running still runs: None when that
     cannot be told from here (another host's, or no pid) or the attempt has ended."""
-    if attempt.get("status") != "running" or attempt.get("host") != platform.node():
+    if attempt.get("status") != "running":
         return None
-    pid = attempt.get("pid")
-    if not isinstance(pid, int) or pid == os.getpid():
+    return alive_here(attempt.get("host"), attempt.get("pid"))
+
+
+def alive_here(host: object, pid: object) -> bool | None:
+    """Whether process `pid` of `host` runs: None when that cannot be told from here (another
+    host's, no pid, or this process's own)."""
+    if host != platform.node() or not isinstance(pid, int) or pid == os.getpid():
         return None
     try:
         os.kill(pid, 0)

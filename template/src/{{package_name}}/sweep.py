@@ -13,9 +13,9 @@ plots history.png and importances.png, rewritten after every trial.
 
 No trial is silently lost: one that crashes is marked FAIL and the sweep goes on; one that
 is preempted (SIGTERM) is marked FAIL and queued again with the same parameters; one whose
-process was killed outright stays RUNNING until its worker starts again (a requeued Slurm
-array task), which marks it FAIL and queues it again. Optuna is an optional dependency:
-`pip install --editable '.[sweep]'`.
+process was killed outright stays RUNNING until a worker on its machine starts (a requeued
+Slurm array task, or the sweep run again), which marks it FAIL and queues it again. Optuna
+is an optional dependency: `pip install --editable '.[sweep]'`.
 """
 
 import csv
@@ -32,6 +32,7 @@ from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from .errors import MissingExtraError, MissingInputError, UserError
+from .runs import alive_here
 
 SWEEP_DIR = Path("configs/sweep")
 PREEMPTED_EXIT_CODES = {75, 130}  # train's exits after SIGTERM and Ctrl-C: stop the worker too
@@ -229,7 +230,10 @@ def run_sweep(
         )
     worker = worker_id()
     for stale in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        if stale.user_attrs.get("worker") == worker:  # this worker's last process was killed
+        attributes = stale.user_attrs
+        if attributes.get("worker") == worker or (  # this worker's, or a gone process's
+            alive_here(attributes.get("host"), attributes.get("pid")) is False
+        ):
             study.tell(stale.number, state=optuna.trial.TrialState.FAIL)
             echo(f"trial {stale.number} was cut off (its process was killed): marked FAIL")
             retry(study, stale, sweep.max_retries, echo)
@@ -277,6 +281,8 @@ def run_trial(
 
     trial = study.ask()
     trial.set_user_attr("worker", worker)
+    trial.set_user_attr("host", platform.node())  # to tell, later, if its process is gone
+    trial.set_user_attr("pid", os.getpid())
     overrides = suggest(trial, sweep.params)
     echo(f"trial {trial.number}: {' '.join(overrides)}")
     run = TrialRun(trial, sweep.metric, overrides)
