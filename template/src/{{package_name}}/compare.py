@@ -14,6 +14,7 @@ from typing import Any
 
 from .history import flat_config, last_validation, short_commit, summary
 from .plots import overlaid_curves
+from .runs import read_metrics
 
 CURVES = ("train/loss", "val/loss", "val/accuracy")
 
@@ -21,7 +22,7 @@ CURVES = ("train/loss", "val/loss", "val/accuracy")
 def compare(run_dirs: list[Path], output: Path, full_diff: bool = False) -> str:
     """Write output/report.md and output/curves.png for `run_dirs`; return the report."""
     output.mkdir(parents=True, exist_ok=True)
-    records = {label(run_dir): _read_records(run_dir) for run_dir in run_dirs}
+    records = {label(run_dir): read_metrics(run_dir) for run_dir in run_dirs}
     overlaid_curves(records, CURVES, output / "curves.png")
     manifests = [_first_attempt(run_dir) for run_dir in run_dirs]
     sections = [
@@ -171,11 +172,6 @@ def metrics_section(run_dirs: list[Path]) -> str:
     return "## Metrics\n\nDeltas are from the reference, the first run.\n\n" + _table(
         ["metric", *_names(run_dirs)], rows
     )
-
-
-def _read_records(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
 
 
 def _first_attempt(run_dir: Path) -> dict[str, Any]:

@@ -19,8 +19,7 @@ from .dataset import make_dataset, unnormalize
 from .datasets import DatasetInfo, info
 from .errors import InvalidInputError, MissingInputError
 from .plots import confusion_matrix, prediction_grid, training_curves
-from .runs import last_attempt
-from .tracking import read_metrics
+from .runs import last_attempt, read_metrics
 
 
 @torch.no_grad()

@@ -59,7 +59,10 @@ def _timestamp(started_at: str | None) -> float:
 
 def summary(run_dir: Path) -> dict[str, Any]:
     """What the table shows of one run; None where the run has no such figure yet."""
-    attempts = json.loads((run_dir / "manifest.json").read_text()).get("attempts") or [{}]
+    try:
+        attempts = json.loads((run_dir / "manifest.json").read_text()).get("attempts") or [{}]
+    except json.JSONDecodeError:  # cut short or edited: the run shows, and the others too
+        attempts = [{"status": "unreadable"}]
     first, last = attempts[0], attempts[-1]
     git = first.get("git") or {}
     dirty = any(

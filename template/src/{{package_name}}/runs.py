@@ -125,6 +125,23 @@ def finished(run_dir: Path) -> bool:
     return last_status(run_dir) == "completed"
 
 
+def read_metrics(run_dir: Path) -> list[dict]:
+    """Every record of the run's metrics.jsonl, in order. A last line cut short (the run was
+    killed as it wrote it) is left out: `train --resume` drops it from the file too."""
+    path = run_dir / "metrics.jsonl"
+    lines = path.read_text().splitlines() if path.is_file() else []
+    records = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number < len(lines):
+                raise InvalidInputError(
+                    f"{path}, line {number}, is no JSON record: the file was edited or damaged"
+                ) from None
+    return records
+
+
 def process_alive(attempt: dict) -> bool | None:
     """Whether the process that recorded `attempt` as running still runs: None when that
     cannot be told from here (another host's, or no pid) or the attempt has ended."""
