@@ -22,7 +22,11 @@ from typing import Any
 
 import yaml
 from omegaconf import MISSING, DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+from omegaconf.errors import (
+    InterpolationResolutionError,
+    MissingMandatoryValue,
+    OmegaConfBaseException,
+)
 
 from .errors import UserError, did_you_mean
 
@@ -168,7 +172,11 @@ def load_config(
     missing = sorted(OmegaConf.missing_keys(merged))
     if missing:
         raise ConfigError(f"no value for {', '.join(missing)}: set it in {paths[0]}")
-    config = OmegaConf.to_object(merged)
+    try:
+        config = OmegaConf.to_object(merged)
+    except InterpolationResolutionError as error:  # e.g. ${oc.env:NAME} of a variable not set
+        reason = str(error).splitlines()[0]  # (the others repeat the key and the schema)
+        raise ConfigError(f"{error.full_key}: its value cannot be resolved: {reason}") from None
     assert isinstance(config, Config)
     _check_values(config)
     return config
@@ -273,7 +281,7 @@ def _parsed(path: str, text: str) -> DictConfig:
     stream = io.StringIO(text)
     stream.name = os.path.abspath(path)
     try:
-        return OmegaConf.load(stream)
+        loaded = OmegaConf.load(stream)
     except yaml.YAMLError as error:
         mark, begun = getattr(error, "problem_mark", None), getattr(error, "context_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -282,6 +290,9 @@ def _parsed(path: str, text: str) -> DictConfig:
         if context and begun:  # e.g. "while parsing a flow sequence": where it began
             problem += f" ({context} begun at line {begun.line + 1})"
         raise ConfigError(f"{path} is not valid YAML{where}: {problem}") from None
+    if not isinstance(loaded, DictConfig):  # e.g. a list: it would merge with nothing
+        raise ConfigError(f"{path} holds a list: a config file holds keys and their values")
+    return loaded
 
 
 def _fields_missing_from(saved, current, prefix: str = "") -> list[str]:
@@ -338,8 +349,17 @@ def _check_values(config: Config) -> None:
     if config.data.val_size < 1:
         raise ConfigError("data.val_size must be at least 1: validation needs images")
     train = config.train
-    if not math.isfinite(train.lr) or train.lr < 0:  # AdamW would say so in a traceback
-        raise ConfigError(f"train.lr must be a finite number, 0 or more, not {train.lr}")
+    for name in ("lr", "weight_decay", "grad_clip"):  # AdamW would say so in a traceback
+        value = getattr(train, name)
+        if not math.isfinite(value) or value < 0:
+            raise ConfigError(f"train.{name} must be a finite number, 0 or more, not {value}")
+    if train.warmup_steps < 0:
+        raise ConfigError(f"train.warmup_steps must be 0 or more, not {train.warmup_steps}")
+    if config.data.num_workers < 0:
+        raise ConfigError(
+            "data.num_workers must be 0 (load in the training process) or more, "
+            f"not {config.data.num_workers}"
+        )
     if train.precision not in {"auto", "fp32", "bf16", "fp16"}:
         raise ConfigError(
             f"train.precision must be auto, fp32, bf16 or fp16, not {train.precision!r}"
