@@ -462,11 +462,11 @@ def sweep(
         if storage and "://" not in storage:
             storage = str(from_caller(Path(storage)))  # a journal file, where it was typed
         load_config(experiment, smoke, overrides)  # a typo fails now, not in trial 0
-        for key, parameter in settings.params.items():
-            first = sweeps.first_value(parameter)
-            config = load_config(
-                experiment, smoke, [*fixed, f"{key}={first}"], overrides_from=str(sweep_file)
-            )
+        for key, parameter in settings.params.items():  # every choice: a typo fails its trials
+            for value in parameter.choices or [sweeps.first_value(parameter)]:
+                config = load_config(
+                    experiment, smoke, [*fixed, f"{key}={value}"], overrides_from=str(sweep_file)
+                )
         try:
             verify(config.data)  # missing data would fail every trial the same way
         except MissingInputError:
