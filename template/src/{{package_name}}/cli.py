@@ -12,6 +12,7 @@ inside the commands, so that `--help` and shell completion stay fast.
 
 import atexit
 import contextlib
+import errno
 import functools
 import gc
 import os
@@ -55,6 +56,9 @@ Smoke = Annotated[
 ]
 INTERRUPTED_EXIT_CODE = 130  # 128 + SIGINT: a Ctrl-C that left no checkpoint behind
 MAX_PATHS_LISTED = 20  # paths a data stage prints; more are counted (one file per image)
+# A full disk (or quota), a read-only or another user's folder, a file where a folder should
+# be: the machine's problems, which a traceback adds nothing to.
+MACHINE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.ENOTDIR)
 
 
 def _print_version(value: bool) -> None:
@@ -162,6 +166,12 @@ def user_errors() -> Iterator[None]:
         yield
     except UserError as error:
         typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    except OSError as error:
+        if error.errno not in MACHINE_ERRORS:
+            raise
+        where = f": {error.filename}" if error.filename else ""
+        typer.echo(f"error: {error.strerror}{where}", err=True)
         raise typer.Exit(1) from None
 
 
@@ -305,8 +315,9 @@ def train_run(
             unpushed = (
                 None if config.smoke else manifest.require_pushed(state, config.require_pushed)
             )
+            if context.is_main:  # the last check: a runs folder that cannot be written
+                run_dir.mkdir(parents=True, exist_ok=True)
         if context.is_main:
-            run_dir.mkdir(parents=True, exist_ok=True)
             resolved = to_yaml(config)
             (run_dir / "config.yaml").write_text(resolved)
             if trial:
