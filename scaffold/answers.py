@@ -48,6 +48,11 @@ def parse_pairs(pairs: list[str]) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ScaffoldError(f"--data {pair!r} is not KEY=VALUE (e.g. --data tracker=mlflow).")
+        if key.strip() in data and data[key.strip()] != value:
+            raise ScaffoldError(
+                f"--data answers {key.strip()} twice ({data[key.strip()]!r}, then {value!r}): "
+                "give it once (lists: --data platforms=linux-64,osx-arm64)."
+            )
         data[key.strip()] = value
     return data
 

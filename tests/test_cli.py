@@ -93,6 +93,14 @@ def test_malformed_data_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "p").exists()
 
 
+def test_a_question_answered_twice_is_refused(tmp_path: Path) -> None:
+    twice = ["--data", "tracker=mlflow", "--data", "tracker=wandb"]
+    result = runner.invoke(app, ["new", str(tmp_path / "p"), "--defaults", *twice])
+    assert result.exit_code == 1
+    assert "--data answers tracker twice ('mlflow', then 'wandb')" in result.output
+    assert not (tmp_path / "p").exists()
+
+
 def test_no_terminal_and_no_defaults_says_what_to_do(tmp_path: Path) -> None:
     result = runner.invoke(app, ["new", str(tmp_path / "p")])
     assert result.exit_code == 1
