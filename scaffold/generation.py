@@ -67,8 +67,18 @@ def new_project(
     """
     dest = Path(os.path.abspath(dest))
     _refuse_non_empty(dest)
-    created_parents = _make_parents(dest.parent)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".scaffold", dir=dest.parent))
+    try:
+        created_parents = _make_parents(dest.parent)
+    except OSError as error:
+        raise ScaffoldError(f"cannot create {error.filename}: {error.strerror}.") from None
+    try:
+        staging = Path(
+            tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".scaffold", dir=dest.parent)
+        )
+    except OSError as error:  # a read-only folder, another user's, or a file
+        for parent in created_parents:
+            parent.rmdir()
+        raise ScaffoldError(f"cannot write in {dest.parent}: {error.strerror}.") from None
     try:
         with termination_as_interrupt():
             answers, version = _render(
@@ -105,6 +115,10 @@ def _extras(project: Path) -> tuple[str, ...]:
 
 
 def _refuse_non_empty(dest: Path) -> None:
+    if dest.is_symlink():  # generation ends by renaming a folder into place: not onto a link
+        raise ScaffoldError(
+            f"{dest} is a symbolic link: give the folder it points to, or a new directory."
+        )
     if dest.is_dir() and any(dest.iterdir()):
         raise ScaffoldError(f"{dest} already exists and is not empty: choose a new directory.")
     if dest.exists() and not dest.is_dir():

@@ -72,6 +72,23 @@ def test_destination_that_is_a_file_is_refused(tmp_path: Path) -> None:
         new_project(tmp_path / "file", defaults=True)
 
 
+def test_a_destination_that_is_a_link_is_refused_untouched(tmp_path: Path) -> None:
+    (tmp_path / "target").mkdir()
+    for link, target in (("link", "target"), ("dangling", "nowhere")):
+        (tmp_path / link).symlink_to(target)
+        with pytest.raises(ScaffoldError, match="is a symbolic link: give the folder it"):
+            new_project(tmp_path / link, defaults=True)
+    assert leftovers(tmp_path) == ["dangling", "link", "target"]
+    assert leftovers(tmp_path / "target") == []
+
+
+def test_a_parent_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")  # (as root, a read-only folder would not stop it)
+    with pytest.raises(ScaffoldError, match=r"cannot write in .*file: Not a directory\."):
+        new_project(tmp_path / "file" / "demo", defaults=True)
+    assert leftovers(tmp_path) == ["file"]
+
+
 def test_empty_destination_and_missing_parents_are_fine(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     assert (new_project(tmp_path / "empty", defaults=True).path / "README.md").is_file()
