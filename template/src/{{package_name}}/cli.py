@@ -306,7 +306,7 @@ def train_run(
             verify(config.data)  # the data is what data/manifest.json says it is
             init_from = config.model.init_from  # missing weights stop it before the run exists
             pretrained = weights.resolve(config, init_from) if init_from else None
-            state = manifest.git_state()
+            state = manifest.git_state([config.runs_dir, config.data.root, config.weights_dir])
             record = manifest.Manifest(run_dir)
             # A resumed attempt's changes go beside the first attempt's, which reproduce uses.
             attempt = len(record.attempts) + 1

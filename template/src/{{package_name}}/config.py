@@ -198,9 +198,15 @@ def _check_environment() -> None:
     """A folder variable set but empty would put runs or data in the project's root, or in
     /smoke (YAML's default applies only to a variable that is not set at all)."""
     for name in FOLDER_VARIABLES:
-        if os.environ.get(name) == "":
+        value = os.environ.get(name)
+        if value == "":
             raise ConfigError(
                 f"${name} is set but empty: unset it (unset {name}), or name a folder"
+            )
+        if value and value.startswith("~"):  # quoted, the shell left it: a folder named ~
+            raise ConfigError(
+                f"${name} is {value!r}, with a ~ the shell did not expand: write $HOME "
+                "instead, or leave the ~ out of quotes"
             )
 
 

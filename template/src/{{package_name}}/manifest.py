@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -38,11 +39,24 @@ def git(*args: str) -> str:
     return result.stdout.rstrip() if result.returncode == 0 else ""
 
 
-def git_state() -> dict[str, Any]:
+def git_state(outputs: Iterable[str] = ()) -> dict[str, Any]:
     """The commit, the modified tracked and untracked (not ignored) files, and the remote
-    branches known to hold the commit (as of the last fetch): where to get the code back."""
+    branches known to hold the commit (as of the last fetch): where to get the code back.
+
+    `outputs` are the folders runs, data and weights go to: git ignores them where they are
+    by default, but a variable may put them elsewhere in the project, and what runs write
+    there is not code.
+    """
+    root = Path.cwd().resolve()
+    inside = [Path(folder).resolve() for folder in outputs]
+    excluded = [
+        f":(exclude){path.relative_to(root)}"
+        for path in inside
+        if path.is_relative_to(root) and path != root
+    ]
     # -z: names as they are, not quoted (spaces, non-ASCII), each entry ended by a NUL.
-    entries = iter(git("status", "--porcelain", "-z", "--untracked-files=all").split("\0"))
+    status = git("status", "--porcelain", "-z", "--untracked-files=all", "--", ".", *excluded)
+    entries = iter(status.split("\0"))
     modified, untracked = [], []
     for entry in entries:
         if not entry:
