@@ -264,7 +264,7 @@ def train_run(
     go to the sweep's pruner; a pruned trial's run is recorded as pruned, not failed.
     Returns the run directory and the final metrics.
     """
-    from . import distributed, manifest, runs, weights
+    from . import distributed, losses, manifest, runs, weights
     from .config import from_yaml, load_config, to_yaml
     from .data import manifest_path, verify
     from .datasets import info
@@ -304,6 +304,7 @@ def train_run(
                     new_id = runs.new_run_id(experiment, config.smoke, shown, label=label)
                     run_dir = Path(config.runs_dir) / str(distributed.broadcast(new_id))
             verify(config.data)  # the data is what data/manifest.json says it is
+            losses.check(config.train.loss_weights)  # a typo stops it before the run exists
             init_from = config.model.init_from  # missing weights stop it before the run exists
             pretrained = weights.resolve(config, init_from) if init_from else None
             state = manifest.git_state([config.runs_dir, config.data.root, config.weights_dir])

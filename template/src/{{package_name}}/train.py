@@ -81,7 +81,6 @@ def train(
     data = load_data(config, context.world_size, context.rank)
     state = build_state(config, data.info, device, context.world_size)
     seed_this_rank(config.seed, context.rank)
-    losses.check(settings.loss_weights)
     check_module_names(state.model, settings.log_activations)
     if context.is_main and (note := schedule_note(settings)):
         print(note, file=sys.stderr)
