@@ -4,15 +4,10 @@ scaffold talks to git through its command line (not a library) so that users' ow
 configuration, hooks and credentials apply exactly as they do in their terminal.
 """
 
-import re
 import subprocess
 from pathlib import Path
 
 from scaffold.errors import ScaffoldError
-
-# A line that opens or closes a conflict, as git and copier write them: `<<<<<<< HEAD`,
-# `>>>>>>> after updating`, or the bare marker.
-CONFLICT_MARKER = re.compile(rb"^(?:<{7}|>{7})(?: |$)", re.MULTILINE)
 
 
 def git(*args: str, cwd: Path | None = None, check: bool = True, stdin: str | None = None) -> str:

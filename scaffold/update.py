@@ -21,6 +21,7 @@ from typing import Any
 from scaffold import answers as answers_module
 from scaffold import git, template_history
 from scaffold.errors import ConflictError, ScaffoldError
+from scaffold.hooks.no_artifacts import CONFLICT_MARKER
 from scaffold.interrupts import termination_as_interrupt, undone
 
 SUBJECT_LIMIT = 72  # the commit-msg hook's default max-subject-length
@@ -603,7 +604,7 @@ def conflicted_files(project: Path) -> list[str]:
         file = project / path
         tracked = code != "??"
         if path.endswith(".rej") or (
-            tracked and file.is_file() and git.CONFLICT_MARKER.search(file.read_bytes())
+            tracked and file.is_file() and CONFLICT_MARKER.search(file.read_bytes())
         ):
             found.add(path)
     return sorted(found)

@@ -9,19 +9,22 @@ are settings (scaffold.hooks.settings).
 """
 
 import os
+import re
 import shlex
 import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from scaffold import git
 from scaffold.hooks import changes as git_changes
 from scaffold.hooks import settings as settings_module
 from scaffold.hooks.report import HookError, Problem, emit, fail
 from scaffold.hooks.settings import Settings
 
 HOOK = "no-artifacts"
+# A line that opens or closes a conflict, as git and copier write them: `<<<<<<< HEAD`,
+# `>>>>>>> after updating`, or the bare marker. (`scaffold update` looks for them too.)
+CONFLICT_MARKER = re.compile(rb"^(?:<{7}|>{7})(?: |$)", re.MULTILINE)
 REASONS = {
     **dict.fromkeys(
         settings_module.CHECKPOINTS,
@@ -67,7 +70,7 @@ def check(path: str, size: int, content: bytes | None, settings: Settings) -> li
             )
         )
     text = content is not None and b"\0" not in content[:8000]
-    if text and (marker := git.CONFLICT_MARKER.search(content)):
+    if text and (marker := CONFLICT_MARKER.search(content)):
         line = content.count(b"\n", 0, marker.start()) + 1
         problems.append(
             Problem(
