@@ -182,37 +182,24 @@ def test_a_sweep_array_shares_one_study_and_every_task_completes(
 
 def test_submit_refuses_what_the_job_could_not_run(project: tuple[Path, dict]) -> None:
     root, env = project
+
+    def submitted(*arguments: str, environment: dict = env) -> subprocess.CompletedProcess:
+        command = ["bash", "slurm/submit.sh", *arguments]
+        return subprocess.run(command, cwd=root, env=environment, capture_output=True, text=True)
+
     (root / "configs" / "experiment" / "narrow.yaml").write_text("model: {width: 8}\n")
-    refused = subprocess.run(
-        ["bash", "slurm/submit.sh", "slurm/smoke.sbatch", "--", "--experiment", "narrow"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    refused = submitted("slurm/smoke.sbatch", "--", "--experiment", "narrow")
     assert refused.returncode == 1
     assert "untracked files; a job runs committed code only" in refused.stderr
     assert "configs/experiment/narrow.yaml" in refused.stderr
     (root / "configs" / "experiment" / "narrow.yaml").unlink()
 
     no_environment = {**env, "PATH": "/usr/bin:/bin"}  # the project's environment not active
-    refused = subprocess.run(
-        ["bash", "slurm/submit.sh", "slurm/smoke.sbatch"],
-        cwd=root,
-        env=no_environment,
-        capture_output=True,
-        text=True,
-    )
+    refused = submitted("slurm/smoke.sbatch", environment=no_environment)
     assert refused.returncode == 1
     assert "activate the project's environment" in refused.stderr
 
-    missing = subprocess.run(
-        ["bash", "slurm/submit.sh", "smoke.sbatch"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    missing = submitted("smoke.sbatch")
     assert missing.returncode == 2 and "error: no job script smoke.sbatch" in missing.stderr
 
 
