@@ -109,9 +109,10 @@ def unmark_latest(run_dir: Path, previous: str | None) -> None:
 def last_attempt(run_dir: Path) -> dict | None:
     """The manifest's record of the run's last attempt (status, error, ...), or None."""
     manifest = run_dir / "manifest.json"
-    if not manifest.is_file():
+    try:
+        attempts = json.loads(manifest.read_text())["attempts"]
+    except (FileNotFoundError, json.JSONDecodeError):  # none, or cut short: nothing known
         return None
-    attempts = json.loads(manifest.read_text())["attempts"]
     return attempts[-1] if attempts else None
 
 
