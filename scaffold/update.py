@@ -279,9 +279,10 @@ def _killed_update_message(state: str, record: dict[str, Any]) -> str:
         "running": f"{update} is running in this repo (pid {record.get('pid')}): let it end.",
         "committed": (
             f"{update} was killed part-way at commit {head}, and commits were made since: "
-            "any of its half-done changes they hold replaced edits of yours. Check them "
-            f"(`git diff {head} HEAD`) and revert what the update wrote, then run "
-            "`scaffold update` again."
+            "any of its half-done changes they hold replaced edits of yours, and this is "
+            f"said once. Check them (`git diff {head} HEAD`) and revert what the update "
+            f"wrote, {template_history.ANSWERS_FILE} too (`git revert` the commit that took "
+            "it all), then run `scaffold update` again."
         ),
         "uncommitted": (
             f"{update} was killed part-way: the uncommitted changes here are its half-done "
