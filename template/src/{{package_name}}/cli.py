@@ -198,10 +198,11 @@ def preprocess(
 def _data_stage(stage, overrides: list[str] | None, experiment: str | None, smoke: bool) -> None:
     """Run a data stage on the configured data; it records its outputs in the data manifest."""
     from .config import load_config, to_yaml
-    from .manifest import config_hash
+    from .manifest import config_hash, keep_out_of_git
 
     with user_errors():
         config = load_config(experiment_path(experiment), smoke, overrides, check_model=False)
+        keep_out_of_git(Path(config.data.root))
         paths = list(stage(config.data, config_hash(to_yaml(config))))
     if len(paths) > MAX_PATHS_LISTED:
         typer.echo(f"ok {len(paths)} files in {os.path.commonpath(paths)}")
@@ -307,7 +308,7 @@ def train_run(
             losses.check(config.train.loss_weights)  # a typo stops it before the run exists
             init_from = config.model.init_from  # missing weights stop it before the run exists
             pretrained = weights.resolve(config, init_from) if init_from else None
-            state = manifest.git_state([config.runs_dir, config.data.root, config.weights_dir])
+            state = manifest.git_state()
             record = manifest.Manifest(run_dir)
             # A resumed attempt's changes go beside the first attempt's, which reproduce uses.
             attempt = len(record.attempts) + 1
@@ -317,6 +318,7 @@ def train_run(
                 None if config.smoke else manifest.require_pushed(state, config.require_pushed)
             )
             if context.is_main:  # the last check: a runs folder that cannot be written
+                manifest.keep_out_of_git(Path(config.runs_dir))
                 run_dir.mkdir(parents=True, exist_ok=True)
         if context.is_main:
             resolved = to_yaml(config)
@@ -460,6 +462,7 @@ def sweep(
     from .config import load_config
     from .data import verify
     from .errors import MissingInputError
+    from .manifest import keep_out_of_git
 
     with user_errors():
         sweep_file = sweeps.sweep_path(experiment_path(name) or name)
@@ -493,6 +496,7 @@ def sweep(
             ) from None
         study_name = study or Path(name).stem + ("-smoke" if smoke else "")
         folder = Path(config.runs_dir) / "sweeps" / study_name
+        keep_out_of_git(Path(config.runs_dir))
         finished = sweeps.run_sweep(
             settings,
             study_name,
@@ -637,6 +641,7 @@ def checkpoint_run(
     else:
         described, label = pretrained.resolve(config, reference), f"weights-{reference}"
     run_dir = Path(config.runs_dir) / runs.new_run_id(experiment, config.smoke, label=label)
+    manifest.keep_out_of_git(Path(config.runs_dir))
     adopt_weights(config, Path(described["path"]), run_dir)
     record = manifest.Manifest(run_dir)
     record.start(
@@ -671,9 +676,11 @@ def fetch_weights(
     """Download pretrained weights ahead of training (sha256-verified, resumable)."""
     from . import weights
     from .config import load_config
+    from .manifest import keep_out_of_git
 
     with user_errors():
         config = load_config(experiment_path(experiment), check_model=False)
+        keep_out_of_git(Path(config.weights_dir))
         fetched = weights.fetch(config, names or [])
     for path in fetched:
         typer.echo(f"ok {path}")

@@ -7,6 +7,7 @@ environment matches it, every installed package), the data manifest's hashes, st
 end times, and how it ended.
 """
 
+import errno
 import functools
 import hashlib
 import json
@@ -16,7 +17,6 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -39,24 +39,11 @@ def git(*args: str) -> str:
     return result.stdout.rstrip() if result.returncode == 0 else ""
 
 
-def git_state(outputs: Iterable[str] = ()) -> dict[str, Any]:
+def git_state() -> dict[str, Any]:
     """The commit, the modified tracked and untracked (not ignored) files, and the remote
-    branches known to hold the commit (as of the last fetch): where to get the code back.
-
-    `outputs` are the folders runs, data and weights go to: git ignores them where they are
-    by default, but a variable may put them elsewhere in the project, and what runs write
-    there is not code.
-    """
-    root = Path.cwd().resolve()
-    inside = [Path(folder).resolve() for folder in outputs]
-    excluded = [
-        f":(exclude){path.relative_to(root)}"
-        for path in inside
-        if path.is_relative_to(root) and path != root
-    ]
+    branches known to hold the commit (as of the last fetch): where to get the code back."""
     # -z: names as they are, not quoted (spaces, non-ASCII), each entry ended by a NUL.
-    status = git("status", "--porcelain", "-z", "--untracked-files=all", "--", ".", *excluded)
-    entries = iter(status.split("\0"))
+    entries = iter(git("status", "--porcelain", "-z", "--untracked-files=all").split("\0"))
     modified, untracked = [], []
     for entry in entries:
         if not entry:
@@ -75,6 +62,22 @@ def git_state(outputs: Iterable[str] = ()) -> dict[str, Any]:
         "untracked": untracked,
         "pushed_to": held.split(),
     }
+
+
+def keep_out_of_git(folder: Path) -> None:
+    """Make `folder`, for runs, data or weights, with a `.gitignore` of `*` in it where it
+    lies in the project and .gitignore does not cover it: a variable may put it anywhere,
+    and what runs write there must not read as uncommitted changes (to train's clean-tree
+    check, `scaffold doctor` and `update`, and Slurm's submit.sh)."""
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder))
+    folder.mkdir(parents=True, exist_ok=True)
+    ignore = folder / ".gitignore"
+    if ignore.exists():
+        return
+    checked = subprocess.run(["git", "check-ignore", "--quiet", str(folder)], check=False)
+    if checked.returncode == 1:  # in the repo, not ignored (0: ignored; 128: outside it)
+        ignore.write_text(f"# {__package__}'s outputs: none of them belong in git\n*\n")
 
 
 class UnpushedCommitError(UserError, RuntimeError):
