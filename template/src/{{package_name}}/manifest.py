@@ -75,7 +75,10 @@ def keep_out_of_git(folder: Path) -> None:
     ignore = folder / ".gitignore"
     if ignore.exists():
         return
-    checked = subprocess.run(["git", "check-ignore", "--quiet", str(folder)], check=False)
+    try:
+        checked = subprocess.run(["git", "check-ignore", str(folder)], capture_output=True)
+    except FileNotFoundError:  # no git, e.g. in the Docker image: nothing to keep out of
+        return
     if checked.returncode == 1:  # in the repo, not ignored (0: ignored; 128: outside it)
         ignore.write_text(f"# {__package__}'s outputs: none of them belong in git\n*\n")
 
