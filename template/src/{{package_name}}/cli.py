@@ -477,8 +477,8 @@ def sweep(
         if storage and "://" not in storage:
             storage = str(from_caller(Path(storage)))  # a journal file, where it was typed
         load_config(experiment, smoke, overrides)  # a typo fails now, not in trial 0
-        for key, parameter in settings.params.items():  # every choice: a typo fails its trials
-            for value in parameter.choices or [sweeps.first_value(parameter)]:
+        for key, parameter in settings.params.items():
+            for value in sweeps.values_to_check(parameter):
                 config = load_config(
                     experiment, smoke, [*fixed, f"{key}={value}"], overrides_from=str(sweep_file)
                 )

@@ -139,12 +139,12 @@ def load_sweep(name: str) -> SweepConfig:
     return sweep
 
 
-def first_value(parameter: Parameter) -> Any:
-    """A value the parameter can take (its first choice, or its low end: an int for an int
-    parameter), to check the config with before any trial runs."""
+def values_to_check(parameter: Parameter) -> list[Any]:
+    """The values to check the config with before any trial runs: every choice (a typo in
+    one would fail each trial that drew it), or the low end (an int for an int parameter)."""
     if parameter.choices:
-        return parameter.choices[0]
-    return int(parameter.low) if parameter.type == "int" else parameter.low
+        return list(parameter.choices)
+    return [int(parameter.low) if parameter.type == "int" else parameter.low]
 
 
 def suggest(trial, params: dict[str, Parameter]) -> list[str]:
