@@ -166,7 +166,7 @@ def user_errors() -> Iterator[None]:
         yield
     except UserError as error:
         typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
+        raise typer.Exit(error.exit_code) from None
     except OSError as error:
         if error.errno not in MACHINE_ERRORS:
             raise

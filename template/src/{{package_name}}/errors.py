@@ -18,6 +18,8 @@ def did_you_mean(word: str, known: Iterable[str]) -> str:
 class UserError(Exception):
     """Base of the errors whose message says what went wrong and what to do about it."""
 
+    exit_code = 1
+
 
 class MissingInputError(UserError, FileNotFoundError):
     """A file or run that a command reads is not there; the message says what makes it."""
@@ -29,3 +31,12 @@ class InvalidInputError(UserError, ValueError):
 
 class MissingExtraError(UserError, ImportError):
     """An optional dependency (an extra) is not installed; the message names the pip command."""
+
+
+class StoppedError(UserError):
+    """A command was stopped (SIGTERM, Ctrl-C) before it finished; it exits as training does
+    when stopped (75, or 130 for Ctrl-C), and the message says what was kept."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
