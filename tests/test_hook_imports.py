@@ -36,6 +36,10 @@ def imported_modules(stderr: str) -> set[str]:
 @pytest.mark.parametrize("hook", sorted(HOOKS))
 def test_a_hook_imports_nothing_heavy(tmp_path: Path, hook: str) -> None:
     repo = GitRepo(tmp_path / "repo")
+    repo.write(".copier-answers.yml", "# Written by copier\n_commit: v0.3.0\n")
+    repo.commit("chore: adopt the template")
+    # Not the first commit (which no rule reads): every file a hook may read is staged.
+    repo.write(".copier-answers.yml", "# Written by copier\n_commit: v0.4.0\n")
     repo.write("environment.yml", "name: demo\n")
     repo.write("src/model.py", "x = 1\n")
     repo.write("pyproject.toml", "[tool.scaffold.hooks]\nmax-lines = 100\n")

@@ -193,17 +193,22 @@ def _toml(data: bytes | None) -> dict[str, Any] | None:
         return None
 
 
-def _answers(data: bytes | None) -> object:
-    """The answers the file holds, as parsed: copier rewrites its comment on every update,
-    and a comment or a blank line changes no answer (nor makes a template update)."""
-    import yaml
-
+def _answers(data: bytes | None) -> list[str] | bytes | None:
+    """What the answers file says, line by line, without its comments, blank lines and
+    spacing: copier rewrites its comment on every update, and none of them changes an
+    answer (nor makes a template update). Read without a YAML parser, as the hooks need
+    only the standard library: copier writes the answers as one flat mapping."""
     if data is None:
         return None
     try:
-        return yaml.safe_load(data)
-    except yaml.YAMLError:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
         return data  # unreadable: compared as it is
+    return [
+        " ".join(line.split())
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 def _name(path: str) -> str:
