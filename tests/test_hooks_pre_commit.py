@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPO_ROOT
-from gitrepo import GitRepo, lines
+from gitrepo import GitRepo, lines, write_lock
 from releases import History
 
 from scaffold import template_history
@@ -202,6 +202,26 @@ def test_an_amend_through_pre_commit_sees_the_whole_commit(repo: GitRepo) -> Non
     repo.write("src/demo/model.py", lines(21))
     amended = commit(repo, "build: move to python 3.12", "--amend")
     assert amended.returncode == 1 and "are mixed with other changes" in amended.stdout
+
+
+def test_a_template_update_passes_and_deleting_the_lock_is_refused(repo: GitRepo) -> None:
+    """As pre-commit runs the hooks: with python3 -S (no PyYAML), and with the files a
+    commit deletes passed to no hook."""
+    environment = "name: demo\nplatforms:\n  - linux-64\ndependencies:\n  - python 3.11.*\n"
+    repo.write("environment.yml", environment)
+    write_lock(repo.path, ["linux-64"])
+    repo.write(".copier-answers.yml", "# Written by copier\n_commit: v0.3.0\n")
+    pinned = commit(repo, "build: pin the environment")
+    assert pinned.returncode == 0, pinned.stdout
+
+    repo.write(".copier-answers.yml", "# Written by copier\n_commit: v0.4.0\n")
+    repo.write("src/demo/model.py", lines(900))
+    update = commit(repo, "chore: update the template to v0.4.0")
+    assert update.returncode == 0, update.stdout
+
+    repo.git("rm", "--quiet", "conda-lock.yml")
+    deleted = commit(repo, "build: drop the lock", stage=False)
+    assert deleted.returncode == 1 and "conda-lock.yml: deleted" in deleted.stdout
 
 
 @pytest.fixture(scope="session")

@@ -53,24 +53,19 @@ def check(project: Path, *, lock_deleted: bool = False) -> list[Problem]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Check the lock of the repository (pre-commit has stashed what is not staged)."""
+    """Check the lock of the repository (pre-commit has stashed what is not staged).
+
+    pre-commit runs this on every commit (`always_run`): it passes no hook the files a
+    commit deletes, so a filter on the environment files would skip deleting the lock.
+    """
     del argv
     try:
         root = git_changes.repo().root
-        deleted = False
-        if not (root / lockfile.LOCK_FILE).is_file():
-            deleted = bool(
-                git_changes.git(
-                    "diff",
-                    "--cached",
-                    "--name-only",
-                    "--diff-filter=D",
-                    "-z",
-                    "--",
-                    lockfile.LOCK_FILE,
-                    cwd=root,
-                )
-            )
+        staged = git_changes.git("diff", "--cached", "--name-only", "-z", "--", *FILES, cwd=root)
+        if not staged:
+            return 0  # no environment change: the lock is judged when one comes
+        deleted = lockfile.LOCK_FILE.encode() in staged.split(b"\0")
+        deleted = deleted and not (root / lockfile.LOCK_FILE).is_file()
         return emit(check(root, lock_deleted=deleted))
     except HookError as error:
         return fail(error)
