@@ -38,8 +38,9 @@ def fingerprint(project: Path, platform: str) -> str:
     digest = hashlib.sha256(_FINGERPRINT_VERSION + b"\0" + platform.encode())
     for name in INPUT_FILES:
         path = project / name
-        if path.is_file():
-            digest.update(b"\0" + name.encode() + b"\0" + path.read_bytes())
+        if path.is_file():  # as git stores it: a CRLF checkout (Windows) changes nothing
+            content = path.read_bytes().replace(b"\r\n", b"\n")
+            digest.update(b"\0" + name.encode() + b"\0" + content)
     return digest.hexdigest()
 
 
@@ -105,31 +106,47 @@ def check_freshness(project: Path, platforms: list[str] | None = None) -> Freshn
         return Freshness(False, [], list(platforms))
     recorded = recorded_fingerprints(lock)
     missing = [platform for platform in platforms if platform not in recorded]
+    # Every locked platform too: one no longer declared (or that a hand-written
+    # environment.yml hid from the reader above) must not let an edit pass as fresh.
+    judged = [*platforms, *(platform for platform in recorded if platform not in platforms)]
     stale = [
         platform
-        for platform in platforms
+        for platform in judged
         if platform in recorded and recorded[platform] != fingerprint(project, platform)
     ]
     return Freshness(True, stale, missing)
 
 
 def declared_platforms(project: Path) -> list[str]:
-    """The `platforms:` list of environment.yml, read without a YAML parser (it is flat)."""
+    """The `platforms:` list of environment.yml, read without a YAML parser: as a block,
+    its items indented or not, or in flow style (`platforms: [linux-64, osx-arm64]`)."""
     path = project / ENVIRONMENT_FILE
     if not path.is_file():
         return []
     platforms: list[str] = []
     inside = False
+    flow = ""
     for line in path.read_text(encoding="utf-8").splitlines():
-        if re.match(r"^platforms:\s*(#.*)?$", line):
-            inside = True
+        if flow:  # a flow list that goes on over lines
+            flow += " " + line.split("#", 1)[0]
+        elif not inside:
+            start = re.match(r"^platforms:\s*([^#]*)", line)
+            if not start:
+                continue
+            flow = start.group(1).strip()
+            inside = not flow
             continue
-        if inside:
-            item = re.match(r"^\s+-\s*([\w-]+)", line)
+        else:
+            item = re.match(r"^\s*-\s*['\"]?([\w-]+)", line)
             if item:
                 platforms.append(item.group(1))
             elif line.strip() and not line.lstrip().startswith("#"):
                 break
+            continue
+        if "]" in flow:
+            break
+    if flow:
+        platforms = re.findall(r"[\w-]+", flow.split("]", 1)[0])
     return platforms
 
 

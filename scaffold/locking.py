@@ -11,6 +11,7 @@ only the named packages: every other package stays pinned to its locked build. A
 section is resolved by pip itself, per platform (pip_solve.py), into hashed entries.
 """
 
+import difflib
 import json
 import re
 import subprocess
@@ -23,6 +24,17 @@ from scaffold import conda_exe, lockfile, pip_solve
 from scaffold.errors import ScaffoldError
 
 DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org"
+# The platforms (conda's subdirs) a lock can hold, as py-rattler knows them; any other
+# name stopped its solver with a panic.
+CONDA_PLATFORMS = (
+    *("linux-32", "linux-64", "linux-aarch64", "linux-armv6l", "linux-armv7l"),
+    *("linux-loongarch64", "linux-ppc64le", "linux-ppc64", "linux-ppc", "linux-s390x"),
+    *("linux-riscv32", "linux-riscv64", "freebsd-32", "freebsd-64", "freebsd-arm64"),
+    *("freebsd-ppc64le", "freebsd-ppc64", "osx-64", "osx-arm64", "ios-arm64"),
+    *("iossimulator-arm64", "iossimulator-64", "android-aarch64", "android-armv7a"),
+    *("android-64", "android-32", "win-32", "win-64", "win-arm64", "emscripten-wasm32"),
+    *("emscripten-wasm64", "wasi-wasm32", "zos-z"),
+)
 
 
 @dataclass(frozen=True)
@@ -117,6 +129,20 @@ def read_spec(project: Path) -> EnvironmentSpec:
     channels = [str(c) for c in main_yaml.get("channels") or []]
     if not platforms or not channels:
         raise ScaffoldError(f"{main_file} must list its `channels:` and `platforms:`.")
+    for platform in platforms:
+        if platform not in CONDA_PLATFORMS:
+            close = difflib.get_close_matches(platform, CONDA_PLATFORMS, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ScaffoldError(
+                f"{main_file}: {platform!r} is not a conda platform{hint}; the platforms are "
+                f"{', '.join(CONDA_PLATFORMS)}."
+            )
+    if lockfile.declared_platforms(project) != platforms:
+        raise ScaffoldError(
+            f"{main_file}: write `platforms:` as a plain list, one platform per line "
+            "(`  - linux-64`): the commit hooks read it without a YAML parser, and read "
+            f"{lockfile.declared_platforms(project)} where YAML reads {platforms}."
+        )
     dev_file = project / lockfile.DEV_ENVIRONMENT_FILE
     dev_lines = (
         dependency_lines(dev_file.read_text(encoding="utf-8")) if dev_file.is_file() else []
@@ -261,7 +287,8 @@ def lock(
     solutions = conda_exe.solve(conda, request) if conda else _solve(request, spec, timeout)
     packages: list[dict[str, Any]] = []
     if previous is not None:
-        packages = [p for p in previous["package"] if p.get("platform") not in chosen]
+        kept = set(spec.platforms) - set(chosen)  # a platform dropped from the list goes
+        packages = [p for p in previous["package"] if p.get("platform") in kept]
     for platform, records in solutions.items():
         packages += _locked_packages(platform, records, spec.main[platform])
         for category, requirements in spec.pip.items():

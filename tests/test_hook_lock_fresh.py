@@ -66,3 +66,33 @@ def test_deleting_the_lock_is_refused(repo: GitRepo, monkeypatch, capsys) -> Non
     monkeypatch.chdir(repo.path)
     assert lock_fresh.main([]) == 1
     assert "conda-lock.yml: deleted" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "platforms",
+    ["platforms: [linux-64, osx-arm64]\n", "platforms:\n- linux-64\n- osx-arm64\n"],
+    ids=["flow", "unindented"],
+)
+def test_the_platform_list_is_read_in_any_style(tmp_path: Path, platforms: str) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("environment.yml", f"name: demo\n{platforms}dependencies:\n  - python 3.11.*\n")
+    write_lock(repo.path, ["linux-64", "osx-arm64"])
+    assert lock_fresh.check(repo.path) == []
+    with (repo.path / "environment.yml").open("a") as stream:
+        stream.write("  - tqdm >=4.99\n")
+    (problem,) = lock_fresh.check(repo.path)
+    assert "the environment files changed for linux-64, osx-arm64" in problem.message
+
+
+def test_every_platform_the_lock_holds_is_judged(repo: GitRepo) -> None:
+    """Even one that environment.yml no longer lists, or lists where the reader cannot see."""
+    repo.write("environment.yml", "name: demo\ndependencies:\n  - python 3.11.*\n")
+    (problem,) = lock_fresh.check(repo.path)
+    assert "the environment files changed for linux-64, osx-arm64" in problem.message
+
+
+def test_a_crlf_checkout_matches_the_lock(repo: GitRepo) -> None:
+    """Git for Windows checks text out with CRLF line ends; the lock was made from LF."""
+    environment = repo.path / "environment.yml"
+    environment.write_bytes(environment.read_bytes().replace(b"\n", b"\r\n"))
+    assert lock_fresh.check(repo.path) == []

@@ -299,3 +299,30 @@ def test_a_conda_executable_can_do_the_solving(project: Path, tmp_path: Path) ->
     assert lockfile.check_freshness(project).fresh
     missing = runner.invoke(app, ["lock", str(project), "--conda", str(tmp_path / "nope")])
     assert missing.exit_code == 1 and "no such executable" in missing.output
+
+
+def test_a_platform_dropped_from_the_list_leaves_the_lock(project: Path) -> None:
+    environment = project / "environment.yml"
+    environment.write_text(environment.read_text().replace("  - osx-arm64\n", ""))
+    channel = yaml.safe_load((project / "conda-lock.yml").read_text())["metadata"]["channels"]
+    lock(project, channels=[channel[0]["url"]])
+    assert {package["platform"] for package in locked(project)} == {"linux-64"}
+    assert lockfile.check_freshness(project).fresh
+
+
+@pytest.mark.parametrize(
+    ("platforms", "message"),
+    [
+        ("  - osx-arm46\n", "'osx-arm46' is not a conda platform (did you mean osx-arm64?)"),
+        ("  - &mac osx-arm64\n", "write `platforms:` as a plain list, one platform per line"),
+    ],
+    ids=["typo", "unreadable-to-the-hooks"],
+)
+def test_a_platform_list_that_cannot_be_locked_is_named(
+    project: Path, platforms: str, message: str
+) -> None:
+    environment = project / "environment.yml"
+    environment.write_text(environment.read_text().replace("  - osx-arm64\n", platforms))
+    with pytest.raises(ScaffoldError) as raised:
+        lock(project)
+    assert message in str(raised.value)
