@@ -13,6 +13,7 @@ import pytest
 import yaml
 from checks import render
 from conftest import REPO_ROOT
+from docker.utils.build import exclude_paths
 from dockerfile_parse import DockerfileParser
 
 from scaffold.images import dockerfile_cuda
@@ -125,6 +126,24 @@ def test_the_cuda_answer_appears_where_it_must_and_nowhere_else(project: Path) -
 def test_dockerignore_and_dev_container(project: Path) -> None:
     ignored = (project / ".dockerignore").read_text().split()
     assert {".git", "data", "runs", ".venv", "checkpoints", "**/*.pt"} <= set(ignored)
+    # What git ignores stays out of the image too: weights fetched ahead, job snapshots.
+    outside = [
+        "weights/resnet/resnet50.pth.tar",
+        "weights/resnet/model.safetensors",
+        "exports/model.onnx",
+        ".snapshots/abc123/src/train.py",
+        "runs/sweeps/wide/results.csv",
+    ]
+    for path in outside:
+        (project / path).parent.mkdir(parents=True, exist_ok=True)
+        (project / path).write_text("x")
+    try:
+        context = exclude_paths(str(project), ignored)
+    finally:
+        for top in {path.split("/")[0] for path in outside}:
+            shutil.rmtree(project / top)
+    assert not set(outside) & context
+    assert "src" in {path.split("/")[0] for path in context}
     devcontainer = json.loads((project / ".devcontainer" / "devcontainer.json").read_text())
     assert devcontainer["build"] == {
         "dockerfile": "../Dockerfile",
