@@ -266,3 +266,17 @@ def test_a_new_project_passes_every_hook_from_its_first_commit(
         project, "run", "--hook-stage", "commit-msg", "--commit-msg-filename", str(message)
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+    # A hook that names no stage of its own, as pre-commit-hooks' check-merge-conflict,
+    # checks files, not the message: a message may underline a heading with =======.
+    config_path = project / ".pre-commit-config.yaml"
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    markers = {"id": "markers", "name": "markers", "language": "pygrep", "entry": "^=======$"}
+    config["repos"].append({"repo": "local", "hooks": [markers]})
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    subprocess.run(["git", "add", config_path.name], cwd=project, check=True)
+    message.write_text("docs: explain the results\n\nResults\n=======\n\nAccuracy rose.\n")
+    result = pre_commit(
+        project, "run", "--hook-stage", "commit-msg", "--commit-msg-filename", str(message)
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
