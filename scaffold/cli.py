@@ -239,16 +239,24 @@ def update(
     typer.echo(f"Updated from template v{result.old_version} to v{result.new_version}:")
     for name in result.changed:
         typer.echo(f"  {name}")
-    typer.echo(
-        "\nThe whole update is staged. Review it with `git diff --staged`, then commit it:\n"
-        f"  git commit -m '{result.commit_message}'"
-    )
-    if result.skipped:
-        typer.echo(f"\n{updating.describe_skipped(result.skipped)}")
     from scaffold import git, lockfile
 
     freshness = lockfile.check_freshness(git.repo_root(path) or path.resolve())
-    if not freshness.fresh:
+    if freshness.present and not freshness.fresh:  # the commit hooks would refuse the commit
+        typer.echo(
+            "\nThe whole update is staged. Review it with `git diff --staged`. It changed the "
+            "environment files, so re-pin the lock, then commit it with the rest:\n"
+            f"  scaffold lock && git add {lockfile.LOCK_FILE}\n"
+            f"  git commit -m '{result.commit_message}'"
+        )
+    else:
+        typer.echo(
+            "\nThe whole update is staged. Review it with `git diff --staged`, then commit it:\n"
+            f"  git commit -m '{result.commit_message}'"
+        )
+    if result.skipped:
+        typer.echo(f"\n{updating.describe_skipped(result.skipped)}")
+    if not freshness.present:
         typer.echo(f"\n{freshness.describe()}")
 
 

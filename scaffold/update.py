@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from scaffold import answers as answers_module
-from scaffold import git, template_history
+from scaffold import git, lockfile, template_history
 from scaffold.errors import ConflictError, ScaffoldError
 from scaffold.hooks.no_artifacts import CONFLICT_MARKER
 from scaffold.interrupts import termination_as_interrupt, undone
@@ -167,9 +167,16 @@ def update_project(
                 "beside its new file: keep one of the two"
             )
         message = commit_message(current, target, new_answers)
+        relock = (
+            " `scaffold lock` (the update changed the environment files: the commit needs a "
+            "lock that matches them),"
+            if (project / lockfile.LOCK_FILE).is_file()
+            and set(changed) & set(lockfile.INPUT_FILES)
+            else ""
+        )
         raise ConflictError(
             f"Updated to template v{target}, with conflicts in {len(conflicts)} file(s): "
-            f"{how}, then `git add --all` and `git commit -m '{message}'`."
+            f"{how}, then{relock} `git add --all` and `git commit -m '{message}'`."
             + (f"\n{describe_skipped(skipped)}" if skipped else ""),
             conflicts,
         )

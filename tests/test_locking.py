@@ -171,7 +171,12 @@ def test_changing_the_cuda_answer_changes_every_place_and_marks_the_lock_stale(
         app, ["update", str(project), "--defaults", "--data", "cuda_version=12.6"]
     )
     assert result.exit_code == 0, result.output
-    assert "conda-lock.yml is stale" in result.output and "scaffold lock" in result.output
+    # Said before the commit, which the lock-fresh hook would refuse without a new lock.
+    relock = result.output.index("re-pin the lock, then commit it with the rest")
+    assert result.output.index("scaffold lock && git add conda-lock.yml") < result.output.index(
+        "git commit -m"
+    )
+    assert relock < result.output.index("git commit -m")
     assert "cuda-version 12.6.*" in (project / "environment.yml").read_text()
     assert '__cuda: "12.6"' in (project / "virtual-packages.yml").read_text()
     assert "CUDA 12.6" in (project / "README.md").read_text()
@@ -326,3 +331,19 @@ def test_a_platform_list_that_cannot_be_locked_is_named(
     with pytest.raises(ScaffoldError) as raised:
         lock(project)
     assert message in str(raised.value)
+
+
+def test_a_conflicted_update_of_the_environment_says_to_lock_before_committing(
+    project: Path,
+) -> None:
+    environment = project / "environment.yml"
+    environment.write_text(
+        environment.read_text().replace("cuda-version 12.9.*", "cuda-version 12.9.1")
+    )
+    git("commit", "-qam", "build: pin cuda 12.9.1", cwd=project)
+    result = runner.invoke(
+        app, ["update", str(project), "--defaults", "--data", "cuda_version=12.6"]
+    )
+    assert result.exit_code == 2, result.output  # conflicts
+    assert "conflict: environment.yml" in result.output
+    assert "then `scaffold lock` (the update changed the environment files" in result.output
