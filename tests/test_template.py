@@ -265,6 +265,8 @@ def test_ci_workflow_is_valid_and_checks_every_commit(rendered: list[tuple[dict,
         config = yaml.safe_load((workflow.parents[2] / ".pre-commit-config.yaml").read_text())
         rev = next(repo["rev"] for repo in config["repos"] if "scaffold-ml" in repo["repo"])
         assert f"scaffold.git@{rev}'" in runs["commits"]  # the same rules as the hooks
+        assert f"scaffold.git@{rev}'" in runs["test"] and "lock --check" in runs["test"]
+        assert "TEMPLATE_VERSION=" in runs["image"]  # as `scaffold image build` labels it
 
 
 def test_pre_commit_config_wires_our_hooks_and_the_basics(
