@@ -283,6 +283,7 @@ def test_pre_commit_config_wires_our_hooks_and_the_basics(
     assert result.returncode == 0, result.stdout + result.stderr
     config = yaml.safe_load(configs[0].read_text(encoding="utf-8"))
     assert config["default_install_hook_types"] == ["pre-commit", "commit-msg"]
+    assert config["default_stages"] == ["pre-commit"]  # file checks skip the message
     repos = {repo["repo"]: repo for repo in config["repos"]}
     ours = repos["https://github.com/scaffold-ml/scaffold.git"]
     assert ours["rev"] == QUESTIONS["scaffold_hooks_rev"]["default"]
@@ -290,6 +291,7 @@ def test_pre_commit_config_wires_our_hooks_and_the_basics(
     basics = {hook["id"]: hook for hook in repos[PRE_COMMIT_HOOKS]["hooks"]}
     assert basics["check-merge-conflict"]["args"] == ["--assume-in-merge"]
     assert {"check-yaml", "end-of-file-fixer", "trailing-whitespace"} <= set(basics)
+    assert "check-added-large-files" not in basics  # no-artifacts names large files once
     assert {"https://github.com/astral-sh/ruff-pre-commit", NBSTRIPOUT} <= set(repos)
 
 
