@@ -33,12 +33,24 @@ class ActiveEnvironment:
 
 
 def active() -> ActiveEnvironment | None:
-    """The environment the user has activated ($CONDA_PREFIX, then $VIRTUAL_ENV)."""
-    if (prefix := os.environ.get("CONDA_PREFIX")) and (Path(prefix) / "conda-meta").is_dir():
-        return ActiveEnvironment("conda", Path(prefix))
+    """The environment the user has activated: $VIRTUAL_ENV or $CONDA_PREFIX. With both (a
+    virtualenv activated over conda's auto-activated base), the one whose programs come
+    first on PATH: the one whose `python` runs."""
+    found = []
     if prefix := os.environ.get("VIRTUAL_ENV"):
-        return ActiveEnvironment("pip", Path(prefix))
-    return None
+        found.append(ActiveEnvironment("pip", Path(prefix)))
+    if (prefix := os.environ.get("CONDA_PREFIX")) and (Path(prefix) / "conda-meta").is_dir():
+        found.append(ActiveEnvironment("conda", Path(prefix)))
+    return min(found, key=_place_on_path, default=None)
+
+
+def _place_on_path(environment: ActiveEnvironment) -> int:
+    """Where the first of the environment's program folders is on PATH (past the end: not)."""
+    entries = [Path(entry) for entry in os.environ.get("PATH", "").split(os.pathsep) if entry]
+    for place, entry in enumerate(entries):
+        if entry == environment.prefix or environment.prefix in entry.parents:
+            return place
+    return len(entries)
 
 
 def conda_platform() -> str:

@@ -21,7 +21,7 @@ from fake_conda import write_wrapper
 from pypi_index import serve, write_index, write_wheel
 from typer.testing import CliRunner
 
-from scaffold import lockfile
+from scaffold import environments, lockfile
 from scaffold.cli import app
 from scaffold.doctor import diagnose
 from scaffold.errors import ScaffoldError
@@ -347,3 +347,17 @@ def test_a_conflicted_update_of_the_environment_says_to_lock_before_committing(
     assert result.exit_code == 2, result.output  # conflicts
     assert "conflict: environment.yml" in result.output
     assert "then `scaffold lock` (the update changed the environment files" in result.output
+
+
+def test_the_active_environment_is_the_one_first_on_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A virtualenv activated over conda's auto-activated base: doctor checks the first."""
+    conda, venv = tmp_path / "conda-base", tmp_path / "venv"
+    (conda / "conda-meta").mkdir(parents=True)
+    monkeypatch.setenv("CONDA_PREFIX", str(conda))
+    monkeypatch.setenv("VIRTUAL_ENV", str(venv))
+    monkeypatch.setenv("PATH", os.pathsep.join([str(venv / "bin"), str(conda / "bin"), "/bin"]))
+    assert environments.active() == environments.ActiveEnvironment("pip", venv)
+    monkeypatch.setenv("PATH", os.pathsep.join([str(conda / "bin"), str(venv / "bin"), "/bin"]))
+    assert environments.active() == environments.ActiveEnvironment("conda", conda)
