@@ -236,7 +236,10 @@ def update(
     if not result.changed:
         typer.echo(f"Nothing to do: already at template v{result.new_version}.")
         return
-    typer.echo(f"Updated from template v{result.old_version} to v{result.new_version}:")
+    if result.old_version == result.new_version:  # --data alone: new answers, same template
+        typer.echo(f"Regenerated with the new answers, at template v{result.new_version}:")
+    else:
+        typer.echo(f"Updated from template v{result.old_version} to v{result.new_version}:")
     for name in result.changed:
         typer.echo(f"  {name}")
     from scaffold import git, lockfile

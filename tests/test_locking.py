@@ -171,6 +171,7 @@ def test_changing_the_cuda_answer_changes_every_place_and_marks_the_lock_stale(
         app, ["update", str(project), "--defaults", "--data", "cuda_version=12.6"]
     )
     assert result.exit_code == 0, result.output
+    assert "Regenerated with the new answers, at template v" in result.output  # same version
     # Said before the commit, which the lock-fresh hook would refuse without a new lock.
     relock = result.output.index("re-pin the lock, then commit it with the rest")
     assert result.output.index("scaffold lock && git add conda-lock.yml") < result.output.index(
