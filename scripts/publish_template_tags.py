@@ -22,6 +22,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+# This checkout's scaffold, whichever one the environment installed: the bundle written
+# or read is the one beside this script.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from scaffold.errors import ScaffoldError
 from scaffold.git import git
 from scaffold.template_history import history_bundle, released_versions, verify_release_record

@@ -14,6 +14,10 @@ own: a change to the `scaffold` package alone releases nothing.
 import sys
 from pathlib import Path
 
+# This checkout's scaffold, whichever one the environment installed: the bundle written
+# or read is the one beside this script.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from scaffold.errors import ScaffoldError
 from scaffold.template_history import BUNDLE, latest_version, record_release
 
