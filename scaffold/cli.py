@@ -311,6 +311,8 @@ def lock(
     typer.echo(f"Locked {result.path.name} ({counts}).")
     for change in result.changes:
         typer.echo(f"  {change}")
+    if note := result.local_note():
+        typer.echo(f"note: {note}", err=True)
 
 
 @app.command()

@@ -57,6 +57,17 @@ class LockResult:
     path: Path
     packages: dict[str, int]
     changes: list[str]
+    local_channels: list[str] = field(default_factory=list)  # file:// channels it used
+
+    def local_note(self) -> str | None:
+        """Who cannot install the lock, when its package URLs point into this machine."""
+        if not self.local_channels:
+            return None
+        return (
+            f"Its packages come from {', '.join(self.local_channels)}: only machines with "
+            "that folder can install this lock (not the Docker build, nor CI). Where the "
+            "public channels answer, run `scaffold lock` again before you push."
+        )
 
 
 def selected(selector: str | None, platform: str) -> bool:
@@ -237,7 +248,10 @@ def lock_new_project(project: Path, channels: list[str] | None = None) -> str:
     except ScaffoldError as error:
         return f"Not locked: {error}"
     counts = ", ".join(f"{name} {count}" for name, count in result.packages.items())
-    return f"Locked the environment in {lockfile.LOCK_FILE} ({counts} packages)."
+    note = result.local_note()
+    return f"Locked the environment in {lockfile.LOCK_FILE} ({counts} packages)." + (
+        f" {note}" if note else ""
+    )
 
 
 def lock(
@@ -308,7 +322,8 @@ def lock(
     _write_lock(lock_path, metadata, packages)
     counts = {p: sum(1 for pkg in packages if pkg["platform"] == p) for p in chosen}
     changes = _changes(previous["package"] if previous else [], packages, chosen)
-    return LockResult(lock_path, counts, changes)
+    local = [url for url in urls if url.startswith("file:")]
+    return LockResult(lock_path, counts, changes, local)
 
 
 def _solve(

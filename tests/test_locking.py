@@ -63,6 +63,14 @@ def test_new_locks_every_platform_and_commits_the_lock(project: Path) -> None:
     assert lockfile.check_freshness(project).fresh
 
 
+def test_a_lock_from_a_folder_says_who_cannot_install_it(project: Path, channel: str) -> None:
+    result = runner.invoke(app, ["lock", str(project), "--channel", channel])
+    assert result.exit_code == 0, result.output
+    assert f"note: Its packages come from {channel}: only machines with that folder" in (
+        result.stderr
+    )
+
+
 def test_conda_lock_renders_our_lock(project: Path) -> None:
     render = ["render", "--kind", "explicit", "-p", "linux-64", "conda-lock.yml"]
     result = subprocess.run(
