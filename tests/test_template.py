@@ -329,3 +329,28 @@ def test_generated_files_pass_the_basic_public_hooks(
             text=True,
         )
         assert result.returncode == 0, f"{hook}: {result.stdout}"
+
+
+def test_the_generated_dependency_check_sees_the_pip_section(
+    rendered: list[tuple[dict, Path]], tmp_path: Path
+) -> None:
+    """A PyPI-only package added to environment.yml's `pip:` alone fails the generated
+    project's own test, as one added to its conda list alone does."""
+    project = tmp_path / "project"
+    shutil.copytree(rendered[0][1], project)
+
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    # --noconftest: the conftest imports the package, which is not installed here
+    command += ["--noconftest", "tests/test_environment.py", "-k", "runtime"]
+
+    def dependency_test() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(command, cwd=project, capture_output=True, text=True)
+
+    assert dependency_test().returncode == 0, dependency_test().stdout
+    environment = project / "environment.yml"
+    environment.write_text(
+        environment.read_text(encoding="utf-8") + "  - pip:\n      - einops>=0.8\n",
+        encoding="utf-8",
+    )
+    failed = dependency_test()
+    assert failed.returncode == 1 and "list other packages" in failed.stdout, failed.stdout

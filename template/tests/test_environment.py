@@ -22,8 +22,9 @@ def conda_requirements(name: str) -> dict[str, str]:
     spec = yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))
     found = {}
     for dependency in spec["dependencies"]:
-        if not isinstance(dependency, str):
-            continue  # a `pip:` sub-list: PyPI packages, named as on PyPI already
+        if isinstance(dependency, dict):  # a `pip:` sub-list: PyPI packages, named as on PyPI
+            found |= pypi_requirements(dependency.get("pip") or [])
+            continue
         package, _, version = dependency.partition(" ")
         if package not in CONDA_ONLY:
             bound = re.match(r">=\s*([\w.]+)", version.strip())
