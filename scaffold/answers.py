@@ -86,7 +86,7 @@ def check(data: dict[str, str], questions: Questions) -> dict[str, Any]:
         question = questions[key]
         choices = _choice_values(question)
         if question.get("multiselect"):
-            values = _split_list(key, value)
+            values = [] if _says_none(value, choices) else _split_list(key, value)
             for item in values:
                 _require_choice(key, item, choices)
             checked[key] = values
@@ -160,9 +160,12 @@ def _split_list(key: str, value: str) -> list[str]:
     else:
         items = text.split(",")
     items = [item.strip() for item in items if item.strip()]
-    if not items:
-        raise ScaffoldError(f"--data {key}: give at least one value (e.g. {key}=linux-64).")
     return list(dict.fromkeys(items))
+
+
+def _says_none(value: str, choices: list[str]) -> bool:
+    """Whether a multiselect answer chooses nothing: `none` (unless that is a choice)."""
+    return value.strip().lower() == "none" and "none" not in choices
 
 
 def local_template_questions(template: str) -> Questions | None:

@@ -101,6 +101,15 @@ def test_invalid_answer_leaves_nothing(tmp_path: Path) -> None:
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("typed", ["none", "", "[]"])
+def test_a_multiselect_answer_may_choose_nothing(tmp_path: Path, typed: str) -> None:
+    """The launchers question says it "may be none"; --data could not say so."""
+    made = new_project(tmp_path / "demo", data={"launchers": typed}, defaults=True, lock=False)
+    answers = yaml.safe_load((made.path / ".copier-answers.yml").read_text(encoding="utf-8"))
+    assert answers["launchers"] == []
+    assert not (made.path / "slurm").exists() and not (made.path / "kubernetes").exists()
+
+
 def test_unknown_template_version_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ScaffoldError, match=r"no template version 9\.9\.9"):
         new_project(tmp_path / "demo", defaults=True, template_version="9.9.9")
