@@ -104,16 +104,6 @@ def train(
         overfit_one_batch(config, data.info, data.train, device, checks.overfit_loss)
         state.first_val_loss = validate(state, data, device, autocast_dtype)["loss"]
 
-    plain_config = yaml.safe_load(state.config_yaml)  # what the trackers record, once
-    tracker = (
-        Tracker(run_dir, plain_config, state.step if resume else None)  # 0: nothing restored
-        if context.is_main
-        else None
-    )
-    if tracker and settings.inspect_inputs and resumed_from is None:
-        inputs = inspect_inputs(data, run_dir / "inputs.png")
-        tracker.image("inputs/train", inputs["grid"], 0)
-        print(f"first batch: inputs.png in the run: {inputs['summary']}", file=sys.stderr)
     probe_images = data.val.tensors[0][:16].to(device)  # the same images every time: comparable
     batches = step_batches(data, state.step, config.data.num_workers, device)
     throughput, loss, val = Throughput(), None, None  # (a run resumed at its end steps none)
@@ -125,9 +115,19 @@ def train(
         disable=not context.is_main or None,  # rank 0 only; None: only on a terminal
     )
     gc_pace.resume()  # before the first step: see gc_pace.py
+    plain_config = yaml.safe_load(state.config_yaml)  # what the trackers record, once
+    tracker = (
+        Tracker(run_dir, plain_config, state.step if resume else None)  # 0: nothing restored
+        if context.is_main
+        else None
+    )
     # Closed when training ends, however it ends: the loader's worker processes end with it.
     with contextlib.closing(progress), contextlib.closing(batches), StopSignals() as stop:
         try:
+            if tracker and settings.inspect_inputs and resumed_from is None:
+                inputs = inspect_inputs(data, run_dir / "inputs.png")
+                tracker.image("inputs/train", inputs["grid"], 0)
+                print(f"first batch: inputs.png in the run: {inputs['summary']}", file=sys.stderr)
             while state.step < settings.max_steps:
                 group = throughput.time_data(batches)
                 lr = state.optimizer.param_groups[0]["lr"]  # this step's: the schedule moves on
