@@ -74,7 +74,9 @@ if [ "$REUSE" = 1 ]; then
     echo "    For a fresh demo, delete that folder (rm -rf \"$DEMO\") or give another one."
 else
     echo "==> [2/3] Generate: scaffold new $DEMO"
-    .venv/bin/scaffold new "$DEMO" --defaults --data project_name="Demo Project" --data package_name=demo
+    # .venv's commands first on PATH: scaffold new installs the commit hooks with its pre-commit
+    PATH="$ROOT/.venv/bin:$PATH" .venv/bin/scaffold new "$DEMO" --defaults \
+        --data project_name="Demo Project" --data package_name=demo
     echo "Made by scaffold's scripts/demo.sh, which reuses this project when run on it again." \
         >"$DEMO/$MARKER"
 fi
