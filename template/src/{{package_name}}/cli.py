@@ -361,6 +361,9 @@ def train_run(
                 typer.echo(unpushed, err=True)
             # Last before training: a run that failed to start never becomes `latest`.
             previous_latest = runs.mark_latest(run_dir)
+        # How to go on after a stop: a run allowed a dirty tree is resumed from one too.
+        dirty_allowed = saved and not config.smoke  # (smoke runs allow a dirty tree anyway)
+        resuming = f"--resume {run_dir.name}" + (" --allow-dirty" if dirty_allowed else "")
         with user_errors():  # a NaN loss is reported like any other user-fixable problem
             try:
                 result = run_training(
@@ -374,7 +377,7 @@ def train_run(
             except Preempted as stop:
                 if context.is_main:
                     record.finish("interrupted", message=str(stop))
-                    said = f"{stop}; resume with --resume {run_dir.name}"
+                    said = f"{stop}; resume with {resuming}"
                     typer.echo(said, err=True)
                     if trial is None:  # a sweep tells once, at its end
                         tell("run", run_dir.name, "stopped", said)
@@ -382,12 +385,12 @@ def train_run(
             except KeyboardInterrupt:  # a second Ctrl-C, or one before training began
                 if context.is_main:
                     record.finish("interrupted", message="Ctrl-C, before a checkpoint")
-                    said = f"interrupted; resume with --resume {run_dir.name}"
+                    said = f"interrupted; resume with {resuming}"
                     if not runs.resumable(run_dir):
                         runs.unmark_latest(run_dir, previous_latest)
                         said = (
-                            "interrupted before its first checkpoint: --resume "
-                            f"{run_dir.name} starts it again from step 0"
+                            f"interrupted before its first checkpoint: {resuming} starts it "
+                            "again from step 0"
                         )
                     typer.echo(said, err=True)
                 raise typer.Exit(INTERRUPTED_EXIT_CODE) from None
