@@ -64,7 +64,7 @@ PYTHON="$ROOT/.venv/bin/python"
 cd "$ROOT"
 if [ "$SETUP" = 1 ]; then
     echo "==> [1/3] Set-up: .venv with scaffold and what generated projects need (scripts/setup.sh; minutes the first time, seconds after)"
-    bash scripts/setup.sh
+    SETUP_BROWSER=0 bash scripts/setup.sh  # the browser is for the tests only
 else
     echo "==> [1/3] Set-up skipped (--no-setup): using .venv as it is"
 fi
