@@ -1,6 +1,6 @@
 """Time a generated project's smoke loop and test suite; measure the training process's memory.
 
-    .venv/bin/python benchmarks/bench_smoke.py [--runs 3] [--no-tests]
+    .venv/bin/python benchmarks/bench_smoke.py [--runs 3] [--no-tests] [--tracker mlflow]
 
 Generates a default project from the working tree's template, installs it into a
 throwaway environment that uses this one's packages (this environment is left as it was),
@@ -71,11 +71,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-tests", action="store_true", help="skip the test suites")
+    parser.add_argument(
+        "--tracker", default="tensorboard", choices=["tensorboard", "mlflow", "wandb"]
+    )
     arguments = parser.parse_args()
     runs = arguments.runs
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "bench"
-        run_copy(str(ROOT), project, data=ANSWERS, defaults=True, quiet=True)
+        answers = {**ANSWERS, "tracker": arguments.tracker}
+        run_copy(str(ROOT), project, data=answers, defaults=True, quiet=True)
         env_python = throwaway_environment(Path(tmp) / "env")
         subprocess.run(
             [
@@ -142,7 +146,7 @@ def main() -> None:
         *((name, seconds, "s", goal) for name, seconds, goal in suites),
         ("make smoke peak RSS", rss, "MiB", None),
     ]
-    print(f"medians over {runs} runs, {os.cpu_count()} CPUs\n")
+    print(f"medians over {runs} runs, {os.cpu_count()} CPUs, tracker {arguments.tracker}\n")
     print(f"{'measure':40} {'value':>9}  {'x baseline':>10}  {'goal':>10}  met")
     for name, value, unit, goal in rows:
         ratio = value / torch_import if unit == "s" else None
