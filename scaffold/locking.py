@@ -194,6 +194,13 @@ def _virtual_packages(project: Path, platforms: list[str]) -> dict[str, dict[str
     subdirs = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("subdirs") or {}
     found = {}
     for platform in platforms:
+        if platform not in subdirs:  # the solver would fail as if the specs conflicted
+            raise ScaffoldError(
+                f"{path} has no entry for {platform}, a platform of environment.yml: add the "
+                "virtual packages of its machines under `subdirs:` (as the other platforms "
+                "have them), or change platforms with `scaffold update --data "
+                "platforms=...`, which writes both files."
+            )
         packages = (subdirs.get(platform) or {}).get("packages") or {}
         found[platform] = {str(name): str(version) for name, version in packages.items()}
     return found

@@ -329,8 +329,12 @@ def test_a_platform_dropped_from_the_list_leaves_the_lock(project: Path) -> None
     [
         ("  - osx-arm46\n", "'osx-arm46' is not a conda platform (did you mean osx-arm64?)"),
         ("  - &mac osx-arm64\n", "write `platforms:` as a plain list, one platform per line"),
+        (
+            "  - osx-arm64\n  - win-64\n",
+            "virtual-packages.yml has no entry for win-64, a platform of environment.yml",
+        ),
     ],
-    ids=["typo", "unreadable-to-the-hooks"],
+    ids=["typo", "unreadable-to-the-hooks", "no-virtual-packages"],
 )
 def test_a_platform_list_that_cannot_be_locked_is_named(
     project: Path, platforms: str, message: str
