@@ -42,8 +42,11 @@ step 1 "virtual environment .venv"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip setuptools
 step 2 "PyTorch, CPU build ($TORCH_SPEC)"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check \
-    ${TORCH_INDEX:+--extra-index-url "$TORCH_INDEX"} "$TORCH_SPEC"
+# torch alone from that index (one retry: where it cannot be reached, as on a machine that
+# reaches PyPI only, pip then takes PyPI's or a local wheel), then its dependencies from PyPI.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+    ${TORCH_INDEX:+--extra-index-url "$TORCH_INDEX" --retries 1} "$TORCH_SPEC"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check "$TORCH_SPEC"
 step 3 "scaffold and its test tools"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --editable '.[test]'
 step 4 "what generated projects import (trackers, plotting, data tools)"
