@@ -61,8 +61,12 @@ def test_no_lock_yet_is_left_to_the_doctor(tmp_path: Path) -> None:
     assert lock_fresh.check(repo.path) == []
 
 
-def test_deleting_the_lock_is_refused(repo: GitRepo, monkeypatch, capsys) -> None:
-    repo.git("rm", "--quiet", lockfile.LOCK_FILE)
+@pytest.mark.parametrize("untrack", [[], ["--cached"]], ids=["rm", "rm-cached"])
+def test_deleting_the_lock_is_refused(
+    repo: GitRepo, monkeypatch, capsys, untrack: list[str]
+) -> None:
+    """Deleted, or only taken out of git (the file stays on disk): the commit drops it."""
+    repo.git("rm", "--quiet", *untrack, lockfile.LOCK_FILE)
     monkeypatch.chdir(repo.path)
     assert lock_fresh.main([]) == 1
     assert "conda-lock.yml: deleted" in capsys.readouterr().err

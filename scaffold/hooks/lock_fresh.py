@@ -24,8 +24,9 @@ FIX = (
 
 
 def check(project: Path, *, lock_deleted: bool = False) -> list[Problem]:
-    """The problems of the lock in `project` (a work tree, or a commit's files in a folder)."""
-    if not (project / lockfile.LOCK_FILE).is_file():
+    """The problems of the lock in `project` (a work tree, or a commit's files in a folder).
+    `lock_deleted`: the commit deletes the lock (from git: the file may stay on disk)."""
+    if lock_deleted or not (project / lockfile.LOCK_FILE).is_file():
         if not lock_deleted:
             return []
         return [
@@ -64,8 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         staged = git_changes.git("diff", "--cached", "--name-only", "-z", "--", *FILES, cwd=root)
         if not staged:
             return 0  # no environment change: the lock is judged when one comes
-        deleted = lockfile.LOCK_FILE.encode() in staged.split(b"\0")
-        deleted = deleted and not (root / lockfile.LOCK_FILE).is_file()
+        deletions = git_changes.git(
+            "diff", "--cached", "--name-only", "--diff-filter=D", "-z", "--", *FILES, cwd=root
+        )
+        deleted = lockfile.LOCK_FILE.encode() in deletions.split(b"\0")
         return emit(check(root, lock_deleted=deleted))
     except HookError as error:
         return fail(error)
