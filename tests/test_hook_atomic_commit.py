@@ -106,6 +106,15 @@ def test_a_pyproject_with_both_is_split_with_add_p(repo: GitRepo) -> None:
     fix = "\n".join(mixed.fix)
     assert "git add -p -- pyproject.toml" in fix
     assert "git restore --staged -- pyproject.toml" in fix
+    assert "conda-lock.yml" not in fix  # a pyproject.toml has no conda lock to re-pin
+
+
+def test_the_fix_names_the_lock_where_the_conda_environment_changed(repo: GitRepo) -> None:
+    repo.write("environment.yml", "name: demo\ndependencies:\n  - python 3.12.*\n")
+    repo.write("src/demo/model.py", lines(21))
+    repo.stage()
+    (mixed,) = problems(repo)
+    assert "# the environment change, with its conda-lock.yml" in "\n".join(mixed.fix)
 
 
 def test_too_many_lines_are_refused_with_the_way_out(

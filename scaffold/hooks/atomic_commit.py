@@ -22,6 +22,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from scaffold import lockfile
 from scaffold.hooks import changes as git_changes
 from scaffold.hooks import settings as settings_module
 from scaffold.hooks.changes import Change
@@ -32,6 +33,7 @@ HOOK = "atomic-commit"
 ANSWERS_FILE = ".copier-answers.yml"  # as scaffold.template_history.ANSWERS_FILE
 PYPROJECT = "pyproject.toml"
 SHOWN = 3  # files named in a one-line message before "and N more"
+LOCK_INPUTS = (*lockfile.INPUT_FILES, lockfile.LOCK_FILE)  # what a conda-lock.yml pins
 
 
 def contents_needed(changes: Sequence[Change]) -> set[str]:
@@ -114,8 +116,10 @@ def _mixing(
             f"  git restore --staged -- {shlex.quote(split_file)}",
             f"  git add -p -- {shlex.quote(split_file)}   # stage only its dependency hunks",
         ]
+    locked = any(_name(path) in LOCK_INPUTS for path in environment)
     fix += [
-        "  git commit             # the environment change, with its conda-lock.yml",
+        "  git commit             # the environment change"
+        + (f", with its {lockfile.LOCK_FILE}" if locked else ""),
         f"  git add -- {_quoted(other)}",
         "  git commit             # then the rest",
     ]
