@@ -346,11 +346,11 @@ def test_the_generated_dependency_check_sees_the_pip_section(
     def dependency_test() -> subprocess.CompletedProcess[str]:
         return subprocess.run(command, cwd=project, capture_output=True, text=True)
 
-    assert dependency_test().returncode == 0, dependency_test().stdout
     environment = project / "environment.yml"
-    environment.write_text(
-        environment.read_text(encoding="utf-8") + "  - pip:\n      - einops>=0.8\n",
-        encoding="utf-8",
-    )
+    with environment.open("a", encoding="utf-8") as stream:  # pip's options name no package
+        stream.write("  - pip:\n      - --extra-index-url https://download.pytorch.org/whl/cpu\n")
+    assert dependency_test().returncode == 0, dependency_test().stdout
+    with environment.open("a", encoding="utf-8") as stream:
+        stream.write("      - einops>=0.8\n")
     failed = dependency_test()
     assert failed.returncode == 1 and "list other packages" in failed.stdout, failed.stdout

@@ -33,9 +33,12 @@ def conda_requirements(name: str) -> dict[str, str]:
 
 
 def pypi_requirements(requirements: list[str]) -> dict[str, str]:
-    """{name: lower bound or ''} of PEP 508 requirements."""
+    """{name: lower bound or ''} of PEP 508 requirements. pip's options (--extra-index-url,
+    -e .) and bare URLs name no package: they are left out."""
     found = {}
     for requirement in requirements:
+        if requirement.startswith("-") or re.match(r"[\w+.-]+://", requirement):
+            continue
         match = re.match(r"([A-Za-z0-9_.-]+)\s*(>=\s*([\w.]+))?", requirement)
         assert match, requirement
         found[match.group(1).lower()] = match.group(3) or ""
