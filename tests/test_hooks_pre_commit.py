@@ -267,7 +267,7 @@ def test_a_new_project_passes_every_hook_from_its_first_commit(
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
-    # A hook that names no stage of its own, as pre-commit-hooks' check-merge-conflict,
+    # A hook that names no stage of its own, as pre-commit-hooks' check-merge-conflict did,
     # checks files, not the message: a message may underline a heading with =======.
     config_path = project / ".pre-commit-config.yaml"
     config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
