@@ -123,30 +123,20 @@ def declared_platforms(project: Path) -> list[str]:
     path = project / ENVIRONMENT_FILE
     if not path.is_file():
         return []
-    platforms: list[str] = []
-    inside = False
-    flow = ""
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if flow:  # a flow list that goes on over lines
-            flow += " " + line.split("#", 1)[0]
-        elif not inside:
-            start = re.match(r"^platforms:\s*([^#]*)", line)
-            if not start:
-                continue
-            flow = start.group(1).strip()
-            inside = not flow
-            continue
-        else:
-            item = re.match(r"^\s*-\s*['\"]?([\w-]+)", line)
-            if item:
-                platforms.append(item.group(1))
-            elif line.strip() and not line.lstrip().startswith("#"):
-                break
-            continue
-        if "]" in flow:
-            break
-    if flow:
-        platforms = re.findall(r"[\w-]+", flow.split("]", 1)[0])
+    lines = path.read_text(encoding="utf-8").splitlines()
+    starts = [n for n, line in enumerate(lines) if re.match(r"platforms:", line)]
+    if not starts:
+        return []
+    first, *after = (line.split("#", 1)[0] for line in lines[starts[0] :])
+    value = first.removeprefix("platforms:").strip()
+    if value:  # flow style, maybe over several lines
+        return re.findall(r"[\w-]+", " ".join([value, *after]).split("]", 1)[0])
+    platforms = []
+    for line in after:
+        if item := re.match(r"\s*-\s*['\"]?([\w-]+)", line):
+            platforms.append(item.group(1))
+        elif line.strip():
+            break  # the next key
     return platforms
 
 
