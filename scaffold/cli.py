@@ -241,7 +241,9 @@ def update(
     else:
         typer.echo(f"Updated from template v{result.old_version} to v{result.new_version}:")
     for name in result.changed:
-        typer.echo(f"  {name}")
+        # A deleted file's last version, your edits in it too, stays in git's history.
+        gone = f"   (deleted; `git show HEAD:{name}` shows it)" if name in result.deleted else ""
+        typer.echo(f"  {name}{gone}")
     from scaffold import git, lockfile
 
     freshness = lockfile.check_freshness(git.repo_root(path) or path.resolve())

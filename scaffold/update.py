@@ -14,7 +14,7 @@ import platform
 import re
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ class UpdateResult:
     changed: list[str]
     commit_message: str  # for the one commit that records the (staged) update
     skipped: list[str]  # files the template changed that the repo deleted or renamed
+    deleted: list[str] = field(default_factory=list)  # of `changed`: now gone
 
 
 def read_answers(project: Path) -> dict[str, Any]:
@@ -182,7 +183,8 @@ def update_project(
         )
     git.git("add", "--all", cwd=project)
     message = commit_message(current, target, new_answers)
-    return UpdateResult(current, target, changed, message, skipped)
+    deleted = [path for code, path in git.status_entries(project) if code[0] == "D"]
+    return UpdateResult(current, target, changed, message, skipped, deleted)
 
 
 def describe_skipped(skipped: list[str]) -> str:
@@ -483,8 +485,8 @@ def template_moves(current: str, target: str, bundle: Path | None = None) -> lis
     now_at: dict[str, str] = {}  # path at `current` -> its path after the releases so far
     for before, after in itertools.pairwise(steps):
         fields = _template_changes(before, after, f"--find-renames={RENAME_SIMILARITY}", bundle)
-        for index, field in enumerate(fields[:-2]):
-            if field.startswith("R"):
+        for index, status in enumerate(fields[:-2]):
+            if status.startswith("R"):
                 old, new = fields[index + 1], fields[index + 2]
                 origin = next((first for first, path in now_at.items() if path == old), old)
                 now_at[origin] = new

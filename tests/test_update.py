@@ -456,6 +456,21 @@ def test_dirty_tree_is_refused(history: History, project: Path) -> None:
     assert str(raised.value).endswith("  notes-19.txt\n  ... and 5 more")
 
 
+def test_files_an_answer_removes_are_named_with_the_way_back(project: Path) -> None:
+    """`launchers=none` removes slurm/, edits in it too: the listing says where they are."""
+    submit = project / "slurm" / "submit.sh"
+    submit.write_text(submit.read_text() + "# my partition\n")
+    commit(project, "feat: use my partition")
+    result = CliRunner().invoke(
+        app, ["update", str(project), "--defaults", "--data", "launchers=none"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "slurm/submit.sh   (deleted; `git show HEAD:slurm/submit.sh` shows it)" in (
+        result.output
+    )
+    assert "  README.md\n" in result.output  # a changed file, not deleted
+
+
 def test_an_answers_file_that_is_not_yaml_is_one_line_everywhere(project: Path) -> None:
     from scaffold.doctor import diagnose
 
