@@ -90,7 +90,8 @@ def evaluate_run(run_dir: Path, split: str = "test", weights: str = "best") -> d
     """
     config = from_yaml(run_dir / "config.yaml")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = load_model(run_dir, weights, device, config)
+    state, source, step = read_weights(run_dir, weights, device)
+    model = with_weights(run_dir, config, state, device)
     classes = info(config.data).classes
     result = evaluate(
         model,
@@ -104,6 +105,8 @@ def evaluate_run(run_dir: Path, split: str = "test", weights: str = "best") -> d
     metrics = {
         "split": split,
         "weights": weights,
+        "weights_file": source.relative_to(run_dir).as_posix(),  # what was scored, exactly
+        "step": step,
         "examples": int(matrix.sum()),
         "loss": result["loss"],
         "accuracy": result["accuracy"],
@@ -137,47 +140,64 @@ def load_model(
     device: torch.device | None = None,
     config: Config | None = None,
 ) -> torch.nn.Module:
-    """The run's model in eval mode (on the CPU by default).
+    """The run's model in eval mode (on the CPU by default), with its `best` or `last`
+    weights (`read_weights`). `config` is the run's, when the caller has read it already."""
+    device = device or torch.device("cpu")
+    config = config or from_yaml(run_dir / "config.yaml")
+    state, _, _ = read_weights(run_dir, weights, device)
+    return with_weights(run_dir, config, state, device)
+
+
+def read_weights(
+    run_dir: Path, weights: str, device: torch.device
+) -> tuple[dict[str, torch.Tensor], Path, int | None]:
+    """The state dict of the run's `best` or `last` weights, the file it came from, and the
+    step it was saved at (None for weights this repo did not train).
 
     `best` is the checkpoint of lowest validation loss, `last` the final weights. A run
     stopped early (preempted, Ctrl-C) has no final weights yet: `last` is then its newest
-    intact checkpoint, and so is `best` before its first validation. `config` is the run's,
-    when the caller has read it already.
+    intact checkpoint, and so is `best` before its first validation.
     """
     if weights not in {"best", "last"}:
         raise InvalidInputError(f"--weights must be best or last, not {weights!r}")
-    device = device or torch.device("cpu")
-    config = config or from_yaml(run_dir / "config.yaml")
-    model = models.build(config.model, info(config.data))
     best, final = run_dir / "checkpoints" / "best.pt", run_dir / "model.pt"
     again = f"train it again (`rerun {run_dir.name}`)"
     if weights == "best" and best.is_file():
         way_on = "use the final weights (--weights last)" if final.is_file() else again
-        state = checkpoint.load_named(best, device, way_on)["model"]
-    elif final.is_file():
+        saved = checkpoint.load_named(best, device, way_on)
+        return saved["model"], best, saved["step"]
+    if final.is_file():  # saved after the last step
         way_on = "use the best weights (--weights best)" if best.is_file() else again
-        state = checkpoint.load_named(final, device, way_on)
-    elif found := checkpoint.load_newest_intact(run_dir / "checkpoints", device):
+        records = read_metrics(run_dir)  # (none for weights from elsewhere)
+        step = records[-1]["step"] if records else None
+        return checkpoint.load_named(final, device, way_on), final, step
+    if found := checkpoint.load_newest_intact(run_dir / "checkpoints", device):
         saved, path = found
         print(f"note: {run_dir.name} did not finish: using {path.name}", file=sys.stderr)
-        state = saved["model"]
-    else:
-        attempt = last_attempt(run_dir) or {}
-        if attempt.get("status") == "failed" and attempt.get("error"):
-            cause = attempt["error"].strip().splitlines()[-1]
-            why = (
-                f"it failed before its first checkpoint ({cause}): train again once that is "
-                f"fixed (`rerun {run_dir.name}` repeats its config)"
-            )
-        else:
-            why = (
-                "it stopped before its first checkpoint, or has just begun: train it again "
-                f"(`rerun {run_dir.name}`)"
-            )
-        raise MissingInputError(
-            f"{run_dir.name} has no weights (no model.pt, no checkpoint): {why}, or pick "
-            "another run (`runs` lists them)"
+        return saved["model"], path, saved["step"]
+    attempt = last_attempt(run_dir) or {}
+    if attempt.get("status") == "failed" and attempt.get("error"):
+        cause = attempt["error"].strip().splitlines()[-1]
+        why = (
+            f"it failed before its first checkpoint ({cause}): train again once that is "
+            f"fixed (`rerun {run_dir.name}` repeats its config)"
         )
+    else:
+        why = (
+            "it stopped before its first checkpoint, or has just begun: train it again "
+            f"(`rerun {run_dir.name}`)"
+        )
+    raise MissingInputError(
+        f"{run_dir.name} has no weights (no model.pt, no checkpoint): {why}, or pick "
+        "another run (`runs` lists them)"
+    )
+
+
+def with_weights(
+    run_dir: Path, config: Config, state: dict[str, torch.Tensor], device: torch.device
+) -> torch.nn.Module:
+    """The model the run's config describes, holding `state`, in eval mode on `device`."""
+    model = models.build(config.model, info(config.data))
     try:
         model.load_state_dict(state)
     except RuntimeError as error:  # today's code builds another model than the run trained
