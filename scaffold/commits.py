@@ -13,7 +13,6 @@ commit: one `git log` gives every commit's message, parents and changed files; o
 the contents that rules read.
 """
 
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,9 +216,5 @@ def _lock_problems(commit: Commit, contents: dict[str, bytes | None]) -> list[Pr
     deleted = any(
         change.status == "D" and change.path == lockfile.LOCK_FILE for change in commit.changes
     )
-    with tempfile.TemporaryDirectory(prefix="scaffold-check-") as tmp:
-        for name in lock_fresh.FILES:
-            data = contents.get(f"{commit.sha}:{name}")
-            if data is not None:
-                (Path(tmp) / name).write_bytes(data)
-        return lock_fresh.check(Path(tmp), lock_deleted=deleted)
+    files = {name: contents.get(f"{commit.sha}:{name}") for name in lock_fresh.FILES}
+    return lock_fresh.check_files(files, lock_deleted=deleted)

@@ -100,3 +100,22 @@ def test_a_crlf_checkout_matches_the_lock(repo: GitRepo) -> None:
     environment = repo.path / "environment.yml"
     environment.write_bytes(environment.read_bytes().replace(b"\n", b"\r\n"))
     assert lock_fresh.check(repo.path) == []
+
+
+def test_the_commit_s_files_are_judged_not_the_work_tree_s(
+    repo: GitRepo, monkeypatch, capsys
+) -> None:
+    """A file taken out of git stays on disk, where pre-commit's stash leaves it."""
+    repo.write("environment-dev.yml", "dependencies:\n  - pytest\n")
+    write_lock(repo.path, ["linux-64", "osx-arm64"])
+    repo.commit("build: add the dev environment")
+    repo.git("rm", "--quiet", "--cached", "environment-dev.yml")
+    monkeypatch.chdir(repo.path)
+    assert lock_fresh.main([]) == 1
+    assert "does not match the environment files" in capsys.readouterr().err
+
+
+def test_removing_conda_altogether_is_no_deleted_lock(repo: GitRepo, monkeypatch) -> None:
+    repo.git("rm", "--quiet", "environment.yml", lockfile.LOCK_FILE)
+    monkeypatch.chdir(repo.path)
+    assert lock_fresh.main([]) == 0

@@ -8,7 +8,8 @@ has no lock at all (generated where the channels were unreachable) is left to
 """
 
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from scaffold import lockfile
@@ -53,8 +54,21 @@ def check(project: Path, *, lock_deleted: bool = False) -> list[Problem]:
     ]
 
 
+def check_files(files: Mapping[str, bytes | None], *, lock_deleted: bool = False) -> list[Problem]:
+    """`check` on the environment files a commit holds (`files`: name -> content, None where
+    it holds none). Deleting the lock is refused only while the environment files remain:
+    a commit that removes all of them leaves conda."""
+    lock_deleted = lock_deleted and any(files.get(name) for name in lockfile.INPUT_FILES)
+    with tempfile.TemporaryDirectory(prefix="scaffold-lock-fresh-") as tree:
+        for name in FILES:
+            if (data := files.get(name)) is not None:
+                (Path(tree) / name).write_bytes(data)
+        return check(Path(tree), lock_deleted=lock_deleted)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Check the lock of the repository (pre-commit has stashed what is not staged).
+    """Check the lock that the commit holds: the staged files, not the work tree's (where a
+    file taken out of git, or a lock never added, stays).
 
     pre-commit runs this on every commit (`always_run`): it passes no hook the files a
     commit deletes, so a filter on the environment files would skip deleting the lock.
@@ -68,8 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         deletions = git_changes.git(
             "diff", "--cached", "--name-only", "--diff-filter=D", "-z", "--", *FILES, cwd=root
         )
+        index = git_changes.read_objects(root, [f":{name}" for name in FILES])
+        files = {name: index.get(f":{name}") for name in FILES}
         deleted = lockfile.LOCK_FILE.encode() in deletions.split(b"\0")
-        return emit(check(root, lock_deleted=deleted))
+        return emit(check_files(files, lock_deleted=deleted))
     except HookError as error:
         return fail(error)
 
