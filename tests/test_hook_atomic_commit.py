@@ -187,6 +187,41 @@ def test_an_edited_answers_comment_is_no_template_update(repo: GitRepo) -> None:
     assert len(problems(repo)) == 1
 
 
+ANSWERS = "_commit: v0.3.0\ncuda_version: '12.9'\nlaunchers:\n    - slurm\n    - kubernetes\n"
+
+
+@pytest.mark.parametrize(
+    "rewritten",
+    [
+        ANSWERS.replace("'12.9'", '"12.9"'),  # another quote, as a formatter writes it
+        ANSWERS.replace("\n    - slurm\n    - kubernetes", " [slurm, kubernetes]"),
+        "launchers:\n- slurm\n- kubernetes\n_commit: v0.3.0  # ours\ncuda_version: '12.9'\n",
+    ],
+    ids=["quotes", "flow-list", "order-and-comment"],
+)
+def test_a_reformatted_answers_file_is_no_template_update(repo: GitRepo, rewritten: str) -> None:
+    """Or any commit could pass the rules by reformatting the answers file."""
+    repo.write(".copier-answers.yml", ANSWERS)
+    repo.commit("chore: adopt the template")
+    repo.write(".copier-answers.yml", rewritten)
+    repo.write("src/demo/model.py", lines(900))
+    repo.stage()
+    assert len(problems(repo)) == 1
+
+
+def test_a_changed_line_of_a_wrapped_answer_is_a_template_update(repo: GitRepo) -> None:
+    """copier wraps a long value; a line of it may begin with #, which is no comment."""
+    wrapped = (
+        '_commit: v0.3.0\ndescription: "Sorts the clothes of a catalogue, and of\n  #1 first"\n'
+    )
+    repo.write(".copier-answers.yml", wrapped)
+    repo.commit("chore: adopt the template")
+    repo.write(".copier-answers.yml", wrapped.replace("#1 first", "#2 second"))
+    repo.write("src/demo/model.py", lines(900))
+    repo.stage()
+    assert problems(repo) == []
+
+
 def test_the_first_commit_is_exempt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:

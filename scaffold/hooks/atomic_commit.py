@@ -16,6 +16,7 @@ The first commit, merges, and template updates (a commit that changes the answer
 written by hand, so there is nothing to split.
 """
 
+import re
 import shlex
 import sys
 import tomllib
@@ -197,22 +198,41 @@ def _toml(data: bytes | None) -> dict[str, Any] | None:
         return None
 
 
-def _answers(data: bytes | None) -> list[str] | bytes | None:
-    """What the answers file says, line by line, without its comments, blank lines and
-    spacing: copier rewrites its comment on every update, and none of them changes an
-    answer (nor makes a template update). Read without a YAML parser, as the hooks need
-    only the standard library: copier writes the answers as one flat mapping."""
+def _answers(data: bytes | None) -> dict[str, list[str]] | bytes | None:
+    """The answers the file holds: {key: its value's parts}, read without a YAML parser
+    (the hooks need only the standard library) from the flat mapping copier writes. Its
+    comment (copier rewrites it on every update), blank lines, quoting, flow or block lists
+    and key order change no answer, nor make a template update."""
     if data is None:
         return None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return data  # unreadable: compared as it is
-    return [
-        " ".join(line.split())
-        for line in text.splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
+    answers: dict[str, list[str]] = {}
+    key = None
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#") or line.strip() in {"---", "..."}:
+            continue
+        top = re.match(r"([^\s#'\"][^:]*):(\s.*|)$", line)
+        if top:  # `key: value`, or `key:` and its list below
+            key = top.group(1).strip()
+            answers[key] = _parts(top.group(2))
+        elif key is not None:  # a list item, or a long value wrapped onto the next line
+            answers[key] += _parts(line.strip().removeprefix("- "))
+    return answers
+
+
+def _parts(value: str) -> list[str]:
+    """A YAML value as plain parts: quotes, a trailing comment and flow brackets dropped."""
+    value = value.strip()
+    if not value:
+        return []
+    if value[:1] not in {"'", '"'}:
+        value = re.sub(r"\s+#.*$", "", value)  # a comment (inside quotes, it is text)
+    if value.startswith("[") and value.endswith("]"):
+        return [part for item in value[1:-1].split(",") for part in _parts(item)]
+    return [value[1:-1] if value[:1] in {"'", '"'} and value[-1:] == value[:1] else value]
 
 
 def _name(path: str) -> str:
