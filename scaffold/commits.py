@@ -213,8 +213,10 @@ def _touches_environment(commit: Commit) -> bool:
 
 def _lock_problems(commit: Commit, contents: dict[str, bytes | None]) -> list[Problem]:
     """lock-fresh on the commit's own environment files, written out to a temporary folder."""
-    deleted = any(
-        change.status == "D" and change.path == lockfile.LOCK_FILE for change in commit.changes
+    deleted = any(  # deleted, or moved away (as the hook sees a rename: a deletion)
+        (change.status == "D" and change.path == lockfile.LOCK_FILE)
+        or (change.status == "R" and change.old_path == lockfile.LOCK_FILE)
+        for change in commit.changes
     )
     files = {name: contents.get(f"{commit.sha}:{name}") for name in lock_fresh.FILES}
     return lock_fresh.check_files(files, lock_deleted=deleted)

@@ -84,6 +84,20 @@ def test_every_commit_is_judged_alone(history: tuple[GitRepo, dict[str, str]]) -
     assert report.commits_at_fault == 6
 
 
+@pytest.mark.parametrize("how", [["rm"], ["mv", "conda-lock.yml", "old-lock.yml"]])
+def test_a_lock_deleted_or_moved_away_is_refused_as_the_hook_refuses_it(
+    tmp_path: Path, how: list[str]
+) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("environment.yml", ENVIRONMENT)
+    write_lock(repo.path, ["linux-64"])
+    repo.commit("build: pin the environment")
+    repo.git(*how, *(["--quiet", "conda-lock.yml"] if how == ["rm"] else []))
+    sha = repo.commit("build: put the lock away")
+    report = check_range(repo.path, f"{sha}~1..{sha}")
+    assert [(v.rule, "deleted" in v.message) for v in report.violations] == [("lock-fresh", True)]
+
+
 def test_the_cli_prints_one_line_per_violation(history: tuple[GitRepo, dict[str, str]]) -> None:
     repo, shas = history
     result = CliRunner().invoke(
