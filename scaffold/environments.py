@@ -45,12 +45,12 @@ def active() -> ActiveEnvironment | None:
 
 
 def _place_on_path(environment: ActiveEnvironment) -> int:
-    """Where the first of the environment's program folders is on PATH (past the end: not)."""
+    """Where the environment's python's folder is on PATH (past the end: not there). Not
+    any folder in the prefix: conda puts its `condabin` first, whichever env is active."""
+    prefix = environment.prefix
+    programs = {prefix / "bin", prefix / "Scripts", prefix}  # Unix; Windows venv; conda
     entries = [Path(entry) for entry in os.environ.get("PATH", "").split(os.pathsep) if entry]
-    for place, entry in enumerate(entries):
-        if entry == environment.prefix or environment.prefix in entry.parents:
-            return place
-    return len(entries)
+    return next((place for place, entry in enumerate(entries) if entry in programs), len(entries))
 
 
 def conda_platform() -> str:

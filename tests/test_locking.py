@@ -374,3 +374,6 @@ def test_the_active_environment_is_the_one_first_on_path(
     assert environments.active() == environments.ActiveEnvironment("pip", venv)
     monkeypatch.setenv("PATH", os.pathsep.join([str(conda / "bin"), str(venv / "bin"), "/bin"]))
     assert environments.active() == environments.ActiveEnvironment("conda", conda)
+    conda_first = [conda / "condabin", venv / "bin", conda / "bin"]  # as `conda init` sets it
+    monkeypatch.setenv("PATH", os.pathsep.join(map(str, conda_first)))
+    assert environments.active() == environments.ActiveEnvironment("pip", venv)
