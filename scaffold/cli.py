@@ -244,25 +244,22 @@ def update(
         # A deleted file's last version, your edits in it too, stays in git's history.
         gone = f"   (deleted; `git show HEAD:{name}` shows it)" if name in result.deleted else ""
         typer.echo(f"  {name}{gone}")
-    from scaffold import git, lockfile
+    from scaffold.lockfile import LOCK_FILE
 
-    freshness = lockfile.check_freshness(git.repo_root(path) or path.resolve())
-    if freshness.present and not freshness.fresh:  # the commit hooks would refuse the commit
-        typer.echo(
-            "\nThe whole update is staged. Review it with `git diff --staged`. It changed the "
-            "environment files, so re-pin the lock, then commit it with the rest:\n"
-            f"  scaffold lock && git add {lockfile.LOCK_FILE}\n"
-            f"  git commit -m '{result.commit_message}'"
-        )
-    else:
-        typer.echo(
-            "\nThe whole update is staged. Review it with `git diff --staged`, then commit it:\n"
-            f"  git commit -m '{result.commit_message}'"
-        )
+    how = (
+        ". It changed the environment files, so re-pin the lock, then commit it with the "
+        f"rest:\n  scaffold lock && git add {LOCK_FILE}"
+        if result.relock
+        else ", then commit it:"
+    )
+    typer.echo(
+        f"\nThe whole update is staged. Review it with `git diff --staged`{how}\n"
+        f"  git commit -m '{result.commit_message}'"
+    )
     if result.skipped:
         typer.echo(f"\n{updating.describe_skipped(result.skipped)}")
-    if not freshness.present:
-        typer.echo(f"\n{freshness.describe()}")
+    if result.lock and not result.lock.present:
+        typer.echo(f"\n{result.lock.describe()}")
 
 
 @app.command()

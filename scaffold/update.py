@@ -52,6 +52,12 @@ class UpdateResult:
     commit_message: str  # for the one commit that records the (staged) update
     skipped: list[str]  # files the template changed that the repo deleted or renamed
     deleted: list[str] = field(default_factory=list)  # of `changed`: now gone
+    lock: lockfile.Freshness | None = None  # the lock against the updated environment files
+
+    @property
+    def relock(self) -> bool:
+        """Whether the lock must be re-pinned first: the lock-fresh hook refuses the commit."""
+        return self.lock is not None and self.lock.present and not self.lock.fresh
 
 
 def read_answers(project: Path) -> dict[str, Any]:
@@ -155,6 +161,7 @@ def update_project(
     finally:
         in_progress.unlink(missing_ok=True)
     changed = git.dirty_paths(project)
+    lock = lockfile.check_freshness(project)
     conflicts = sorted({*conflicted_files(project), *kept_binaries})
     if conflicts:
         how = (
@@ -171,8 +178,7 @@ def update_project(
         relock = (
             " `scaffold lock` (the update changed the environment files: the commit needs a "
             "lock that matches them),"
-            if (project / lockfile.LOCK_FILE).is_file()
-            and set(changed) & set(lockfile.INPUT_FILES)
+            if lock.present and not lock.fresh
             else ""
         )
         raise ConflictError(
@@ -184,7 +190,7 @@ def update_project(
     git.git("add", "--all", cwd=project)
     message = commit_message(current, target, new_answers)
     deleted = [path for code, path in git.status_entries(project) if code[0] == "D"]
-    return UpdateResult(current, target, changed, message, skipped, deleted)
+    return UpdateResult(current, target, changed, message, skipped, deleted, lock)
 
 
 def describe_skipped(skipped: list[str]) -> str:
