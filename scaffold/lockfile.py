@@ -25,6 +25,7 @@ OFFLINE_HINT = " (offline: `scaffold lock --channel file:///path/to/mirror`)"
 DEV_ENVIRONMENT_FILE = "environment-dev.yml"
 VIRTUAL_PACKAGES_FILE = "virtual-packages.yml"
 INPUT_FILES = (ENVIRONMENT_FILE, DEV_ENVIRONMENT_FILE, VIRTUAL_PACKAGES_FILE)
+LOCK_AND_INPUTS = (*INPUT_FILES, LOCK_FILE)  # what an environment change touches
 _FINGERPRINT_VERSION = b"scaffold-lock-inputs-1"
 _HASH_LINE = re.compile(r"^\s{4}([\w.-]+):\s*([0-9a-f]{64})\s*$")
 

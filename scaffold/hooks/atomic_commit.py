@@ -34,7 +34,6 @@ HOOK = "atomic-commit"
 ANSWERS_FILE = ".copier-answers.yml"  # as scaffold.template_history.ANSWERS_FILE
 PYPROJECT = "pyproject.toml"
 SHOWN = 3  # files named in a one-line message before "and N more"
-LOCK_INPUTS = (*lockfile.INPUT_FILES, lockfile.LOCK_FILE)  # what a conda-lock.yml pins
 
 
 def contents_needed(changes: Sequence[Change]) -> set[str]:
@@ -117,7 +116,7 @@ def _mixing(
             f"  git restore --staged -- {shlex.quote(split_file)}",
             f"  git add -p -- {shlex.quote(split_file)}   # stage only its dependency hunks",
         ]
-    locked = any(_name(path) in LOCK_INPUTS for path in environment)
+    locked = any(_name(path) in lockfile.LOCK_AND_INPUTS for path in environment)
     fix += [
         "  git commit             # the environment change"
         + (f", with its {lockfile.LOCK_FILE}" if locked else ""),

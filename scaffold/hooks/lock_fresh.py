@@ -17,7 +17,7 @@ from scaffold.hooks import changes as git_changes
 from scaffold.hooks.report import HookError, Problem, emit, fail
 
 HOOK = "lock-fresh"
-FILES = (*lockfile.INPUT_FILES, lockfile.LOCK_FILE)  # what makes a commit an environment one
+FILES = lockfile.LOCK_AND_INPUTS  # what makes a commit an environment one
 FIX = (
     "Re-pin it and commit it with the environment change: "
     f"`scaffold lock`, then `git add {lockfile.LOCK_FILE}`.",
@@ -76,15 +76,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     del argv
     try:
         root = git_changes.repo().root
-        staged = git_changes.git("diff", "--cached", "--name-only", "-z", "--", *FILES, cwd=root)
+        diff = ["diff", "--cached", "--name-status", "--no-renames", "-z", "--", *FILES]
+        fields = git_changes.git(*diff, cwd=root).split(b"\0")
+        staged = dict(zip(fields[1::2], fields[0::2], strict=False))  # path -> status letter
         if not staged:
             return 0  # no environment change: the lock is judged when one comes
-        deletions = git_changes.git(
-            "diff", "--cached", "--name-only", "--diff-filter=D", "-z", "--", *FILES, cwd=root
-        )
         index = git_changes.read_objects(root, [f":{name}" for name in FILES])
         files = {name: index.get(f":{name}") for name in FILES}
-        deleted = lockfile.LOCK_FILE.encode() in deletions.split(b"\0")
+        deleted = staged.get(lockfile.LOCK_FILE.encode()) == b"D"
         return emit(check_files(files, lock_deleted=deleted))
     except HookError as error:
         return fail(error)
