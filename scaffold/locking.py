@@ -148,11 +148,11 @@ def read_spec(project: Path) -> EnvironmentSpec:
                 f"{main_file}: {platform!r} is not a conda platform{hint}; the platforms are "
                 f"{', '.join(CONDA_PLATFORMS)}."
             )
-    if lockfile.declared_platforms(project) != platforms:
+    if (hooks_read := lockfile.declared_platforms(project)) != platforms:
         raise ScaffoldError(
             f"{main_file}: write `platforms:` as a plain list, one platform per line "
             "(`  - linux-64`): the commit hooks read it without a YAML parser, and read "
-            f"{lockfile.declared_platforms(project)} where YAML reads {platforms}."
+            f"{hooks_read} where YAML reads {platforms}."
         )
     dev_file = project / lockfile.DEV_ENVIRONMENT_FILE
     dev_lines = (
