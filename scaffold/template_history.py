@@ -45,6 +45,25 @@ ANSWERS_FILE = ".copier-answers.yml"  # where generated repos record answers (co
 _CHANGELOG_HEADING = re.compile(r"^## v(\d+\.\d+\.\d+)\s*$", re.MULTILINE)
 
 
+def hooks_release(source: Path) -> tuple[str, str | None]:
+    """The commit hooks' rev that `source`'s template pins (`scaffold_hooks_rev`:
+    scaffold-vX.Y.Z) and the commit of `source`'s history it names: the one that set
+    scaffold's `__version__` to X.Y.Z (None where the history lacks it: a shallow clone).
+
+    Generated repos run the hooks as that commit holds them, and CI checks commits with
+    that commit's scaffold: maintainers tag it (docs/commit-hooks.md).
+    """
+    import yaml
+
+    copier_yml = yaml.safe_load((source / "copier.yml").read_text(encoding="utf-8"))
+    rev = str(copier_yml["scaffold_hooks_rev"]["default"])
+    setting = f'__version__ = "{rev.removeprefix("scaffold-v")}"'
+    found = git(
+        "log", "-1", "--format=%H", f"-S{setting}", "--", "scaffold/__init__.py", cwd=source
+    )
+    return rev, found or None
+
+
 def history_bundle(bundle: Path | None = None) -> Path:
     """The bundle to read: `bundle`, else $SCAFFOLD_TEMPLATE_HISTORY, else the shipped one.
 

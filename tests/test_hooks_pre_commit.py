@@ -20,10 +20,12 @@ from conftest import REPO_ROOT
 from gitrepo import GitRepo, lines, write_lock
 from releases import History
 
+import scaffold
 from scaffold import template_history
 from scaffold.commits import check_range
 from scaffold.doctor import check_hooks
 from scaffold.generation import new_project
+from scaffold.git import git
 
 MANIFEST = yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
 HOOK_IDS = [hook["id"] for hook in MANIFEST]
@@ -118,6 +120,20 @@ def test_every_hook_is_documented() -> None:
 
 def test_the_rev_names_a_scaffold_release() -> None:
     assert re.fullmatch(r"scaffold-v\d+\.\d+\.\d+", REV)
+
+
+def test_the_pinned_rev_holds_the_hooks_of_this_checkout() -> None:
+    """Generated repos run the hooks as the commit that REV names holds them: one that
+    changes after it reaches no repo, and the docs describe rules no one runs."""
+    rev, commit = template_history.hooks_release(REPO_ROOT)
+    assert rev == REV and scaffold.__version__ == REV.removeprefix("scaffold-v")
+    assert commit, f"no commit of this history sets __version__ to {scaffold.__version__}"
+    changed = git("diff", "--name-only", commit, "--", *HOOK_FILES, cwd=REPO_ROOT)
+    assert not changed, (
+        f"the hooks changed since {REV} ({commit[:12]}): {changed.split()}. Release them:"
+        " bump __version__, move scaffold_hooks_rev to it, release the template"
+        " (docs/commit-hooks.md, The pinned rev)."
+    )
 
 
 @pytest.fixture
