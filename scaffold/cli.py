@@ -226,7 +226,8 @@ def update(
             typer.echo(f"Up to date: template v{status.current} is the newest.")
             return
         typer.echo(f"Template v{status.latest} is available (this repo: v{status.current}).")
-        typer.echo(f"\n{status.changelog}\n\nRun `scaffold update` to merge it.")
+        _show_long(f"\n{status.changelog}\n")
+        typer.echo("Run `scaffold update` to merge it.")
         raise typer.Exit(1)  # as `lock --check` and doctor do: there is something to do
     if not defaults and sys.stdin.isatty():
         typer.echo(PROMPT_HINT, err=True)
@@ -260,6 +261,18 @@ def update(
         typer.echo(f"\n{updating.describe_skipped(result.skipped)}")
     if result.lock and not result.lock.present:
         typer.echo(f"\n{result.lock.describe()}")
+
+
+def _show_long(text: str) -> None:
+    """Print `text`, through the user's pager ($PAGER, else less) where it would scroll off
+    a terminal: the changelog of a repo many releases behind runs to hundreds of lines."""
+    import pydoc
+    import shutil
+
+    if sys.stdout.isatty() and text.count("\n") >= shutil.get_terminal_size().lines:
+        pydoc.pager(text)
+    else:
+        typer.echo(text)
 
 
 @app.command()

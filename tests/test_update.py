@@ -4,7 +4,9 @@ Each test generates a project at the shipped version N, commits user edits, and 
 to N+1: a release made in the test from the working tree's template with a change.
 """
 
+import contextlib
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -587,6 +589,40 @@ def test_check_and_doctor_from_the_command_line(
     doctor = runner.invoke(app, ["doctor", str(project)])
     assert doctor.exit_code == 1
     assert f"v{NEXT} is available" in doctor.output
+
+
+def test_a_changelog_longer_than_the_terminal_goes_through_the_pager(
+    next_history: History, project: Path, tmp_path: Path
+) -> None:
+    """A repo many releases behind has hundreds of lines of changes to read: at a terminal
+    they go to the pager, the lines around them stay on screen; in a pipe, all is printed."""
+    paged = tmp_path / "paged"
+    environment = {
+        **os.environ,
+        template_history.HISTORY_VARIABLE: str(next_history.bundle),
+        "PAGER": f"cat > '{paged}'",
+        "MANPAGER": "",
+        "LINES": "3",  # the changelog (4 lines and blank lines) is longer
+    }
+    command = [sys.executable, "-m", "scaffold", "update", str(project), "--check"]
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: the command, in the terminal
+        os.execve(sys.executable, command, environment)
+    screen = b""
+    with contextlib.suppress(OSError):  # EIO once the child has exited
+        while chunk := os.read(terminal, 65536):
+            screen += chunk
+    os.close(terminal)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 1
+    on_screen = screen.decode().replace("\r\n", "\n")
+    assert f"Template v{NEXT} is available" in on_screen
+    assert "Run `scaffold update` to merge it." in on_screen
+    assert "Made by a test." not in on_screen
+    assert "Made by a test." in paged.read_text()
+
+    paged.unlink()
+    piped = subprocess.run(command, env=environment, capture_output=True, text=True)
+    assert "Made by a test." in piped.stdout and not paged.exists()
 
 
 @pytest.mark.parametrize("version", template_history.released_versions())
