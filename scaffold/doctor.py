@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from scaffold import environments, git, images, lockfile, template_history, update
+from scaffold import environments, git, images, lockfile, locking, template_history, update
 from scaffold.errors import EngineError, ScaffoldError
 
 # Untracked files with these suffixes are code or configuration the next commit would miss.
@@ -90,7 +90,12 @@ def check_lock(project: Path) -> Finding:
     if not (project / lockfile.ENVIRONMENT_FILE).is_file():
         return Finding("lock", True, f"no {lockfile.ENVIRONMENT_FILE}: nothing to lock.")
     freshness = lockfile.check_freshness(project)
-    return Finding("lock", freshness.fresh, freshness.describe())
+    if not freshness.fresh:
+        return Finding("lock", False, freshness.describe())
+    local = locking.local_channels(lockfile.read_lock(project / lockfile.LOCK_FILE))
+    if local:
+        return Finding("lock", False, f"{freshness.describe()} {locking.local_warning(local)}")
+    return Finding("lock", True, freshness.describe())
 
 
 def check_environment(project: Path) -> Finding:

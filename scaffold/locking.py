@@ -57,17 +57,34 @@ class LockResult:
     path: Path
     packages: dict[str, int]
     changes: list[str]
-    local_channels: list[str] = field(default_factory=list)  # file:// channels it used
+    local_channels: list[str] = field(default_factory=list)  # file:// channels it names
 
     def local_note(self) -> str | None:
         """Who cannot install the lock, when its package URLs point into this machine."""
-        if not self.local_channels:
-            return None
-        return (
-            f"Its packages come from {', '.join(self.local_channels)}: only machines with "
-            "that folder can install this lock (not the Docker build, nor CI). Where the "
-            "public channels answer, run `scaffold lock` again before you push."
-        )
+        return local_warning(self.local_channels) if self.local_channels else None
+
+
+def local_channels(lock: dict[str, Any]) -> list[str]:
+    """The folders (file:// URLs) that the lock's packages come from, in order: a lock that
+    names them installs only where those folders are, not in the Docker build nor in CI."""
+    channels: list[str] = []
+    for package in lock.get("package") or []:
+        url = str(package.get("url", ""))
+        if url.startswith("file:"):
+            # A conda package lies in its channel's platform folder; a wheel in its index.
+            channel = url.rsplit("/", 2 if package.get("manager") == "conda" else 1)[0]
+            if channel not in channels:
+                channels.append(channel)
+    return channels
+
+
+def local_warning(channels: list[str]) -> str:
+    """Who cannot install a lock whose packages come from `channels`, local folders."""
+    return (
+        f"Its packages come from {', '.join(channels)}: only machines with that folder can "
+        "install this lock (not the Docker build, nor CI). Where the public channels answer, "
+        "run `scaffold lock` again before you push."
+    )
 
 
 def selected(selector: str | None, platform: str) -> bool:
@@ -329,7 +346,8 @@ def lock(
     _write_lock(lock_path, metadata, packages)
     counts = {p: sum(1 for pkg in packages if pkg["platform"] == p) for p in chosen}
     changes = _changes(previous["package"] if previous else [], packages, chosen)
-    local = [url for url in urls if url.startswith("file:")]
+    # From the packages, not this run's channels: `--platform` keeps the others' packages.
+    local = local_channels({"package": packages})
     return LockResult(lock_path, counts, changes, local)
 
 

@@ -71,6 +71,31 @@ def test_a_lock_from_a_folder_says_who_cannot_install_it(project: Path, channel:
     )
 
 
+def test_packages_left_in_a_folder_are_named_until_locked_from_a_server(
+    project: Path, channel: str
+) -> None:
+    """`--platform` relocks one platform: the others' packages still come from the folder,
+    which `lock` and doctor say until every platform is locked from a reachable channel."""
+
+    def lock_finding():
+        return next(f for f in diagnose(project) if f.check == "lock")
+
+    with serve(Path(channel.removeprefix("file://"))) as index:
+        served = index.removesuffix("simple/")
+        one = runner.invoke(
+            app, ["lock", str(project), "--platform", "linux-64", "--channel", served]
+        )
+        assert one.exit_code == 0, one.output
+        assert f"note: Its packages come from {channel}: only machines" in one.stderr
+        assert find(project, "numpy", "linux-64")["url"].startswith(served)
+        assert not lock_finding().ok and channel in lock_finding().message
+
+        every = runner.invoke(app, ["lock", str(project), "--channel", served])
+    assert every.exit_code == 0, every.output
+    assert "note:" not in every.stderr
+    assert lock_finding().ok, lock_finding().message
+
+
 def test_conda_lock_renders_our_lock(project: Path) -> None:
     render = ["render", "--kind", "explicit", "-p", "linux-64", "conda-lock.yml"]
     result = subprocess.run(
@@ -214,7 +239,8 @@ def test_doctor_checks_the_lock_the_environment_and_the_driver(
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
-    assert finding("lock").ok
+    lock = finding("lock")  # fresh, but its packages lie in a folder of this machine
+    assert not lock.ok and "only machines with that folder can install this lock" in lock.message
     gpu = finding("gpu")
     assert gpu.ok and gpu.message.startswith("no GPU found")
 
@@ -238,7 +264,7 @@ def test_doctor_checks_the_lock_the_environment_and_the_driver(
     assert not environment.ok and "numpy: locked" in environment.message
 
     (project / "environment.yml").write_text((project / "environment.yml").read_text() + "#\n")
-    assert not finding("lock").ok
+    assert "conda-lock.yml is stale" in finding("lock").message
     os.remove(project / "conda-lock.yml")
     assert "no conda-lock.yml" in finding("lock").message
 
