@@ -241,10 +241,17 @@ def update(
         typer.echo(f"Regenerated with the new answers, at template v{result.new_version}:")
     else:
         typer.echo(f"Updated from template v{result.old_version} to v{result.new_version}:")
+    moved_to = dict(result.moved)
+    arrived = set(moved_to.values())
     for name in result.changed:
-        # A deleted file's last version, your edits in it too, stays in git's history.
-        gone = f"   (deleted; `git show HEAD:{name}` shows it)" if name in result.deleted else ""
-        typer.echo(f"  {name}{gone}")
+        if name in moved_to:
+            typer.echo(f"  {name} -> {moved_to[name]}")
+        elif name not in arrived:
+            # A deleted file's last version, your edits in it too, stays in git's history.
+            gone = (
+                f"   (deleted; `git show HEAD:{name}` shows it)" if name in result.deleted else ""
+            )
+            typer.echo(f"  {name}{gone}")
     from scaffold.lockfile import LOCK_FILE
 
     how = (
@@ -259,6 +266,11 @@ def update(
     )
     if result.skipped:
         typer.echo(f"\n{updating.describe_skipped(result.skipped)}")
+    for name, files in result.old_names.items():
+        typer.echo(
+            f"\nThese files still name the package by its old name, {name}: change it in them "
+            f"before you commit:\n  " + "\n  ".join(files)
+        )
     if result.lock and not result.lock.present:
         typer.echo(f"\n{result.lock.describe()}")
 

@@ -7,6 +7,7 @@ carries the user's edits over files the template renamed, reports conflicts with
 non-zero exit, and puts the repo back as it was when the update itself fails.
 """
 
+import contextlib
 import itertools
 import json
 import os
@@ -53,6 +54,11 @@ class UpdateResult:
     skipped: list[str]  # files the template changed that the repo deleted or renamed
     deleted: list[str] = field(default_factory=list)  # of `changed`: now gone
     lock: lockfile.Freshness | None = None  # the lock against the updated environment files
+    # Of `changed`: files moved to a new path (old, new), the template's (edits carried
+    # over) and the user's own in a folder that new answers renamed...
+    moved: list[tuple[str, str]] = field(default_factory=list)
+    # ...and the files that still import the folder's old package name: {old name: files}.
+    old_names: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def relock(self) -> bool:
@@ -146,11 +152,15 @@ def update_project(
     in_progress = _in_progress_file(project)
     record = {"from": current, "to": target, "head": git.head_commit(project)}
     in_progress.write_text(json.dumps({**record, "pid": os.getpid(), "host": platform.node()}))
+    after = {**answers, **new_answers}  # the answers the new render's paths are made of
     try:
         with termination_as_interrupt():  # a cancelled CI job, `kill`, a closed terminal
-            renames = _template_renames(current, target, answers, bundle, project)
+            moves = _moves(current, target, answers, after, bundle)
+            renames = _template_renames(moves, current, answers, bundle, project)
             _run_copier_update(project, target, new_answers, defaults, conflict, bundle)
             kept_binaries = _carry_edits_over_renames(project, renames)
+            folders = _renamed_folders(target, answers, after, bundle)
+            own_moves, left = _move_own_files(project, folders)
     except BaseException as error:
         git.git("reset", "--quiet", "--hard", "HEAD", cwd=project)
         git.git("clean", "--quiet", "-d", "--force", cwd=project)
@@ -161,8 +171,16 @@ def update_project(
     finally:
         in_progress.unlink(missing_ok=True)
     changed = git.dirty_paths(project)
+    moved = [
+        (old, new)
+        for old, new in [*moves, *own_moves]
+        if old in changed and os.path.lexists(project / new) and not os.path.lexists(project / old)
+    ]
+    # Before staging, where git would pair a deleted file with a new one as a rename.
+    gone = {old for old, _ in moved}
+    deleted = [p for p in changed if p not in gone and not os.path.lexists(project / p)]
     lock = lockfile.check_freshness(project)
-    conflicts = sorted({*conflicted_files(project), *kept_binaries})
+    conflicts = sorted({*conflicted_files(project), *kept_binaries, *left})
     if conflicts:
         how = (
             "edit the *.rej files' hunks into place, delete the .rej files"
@@ -173,6 +191,11 @@ def update_project(
             how += (
                 "; your edited binary file(s) the template renamed stay at the old path "
                 "beside its new file: keep one of the two"
+            )
+        if left:
+            how += (
+                "; your file(s) in a renamed folder stay at the old path, as the new folder "
+                "has a file of that name: keep one of the two"
             )
         message = commit_message(current, target, new_answers)
         relock = (
@@ -189,8 +212,10 @@ def update_project(
         )
     git.git("add", "--all", cwd=project)
     message = commit_message(current, target, new_answers)
-    deleted = [path for code, path in git.status_entries(project) if code[0] == "D"]
-    return UpdateResult(current, target, changed, message, skipped, deleted, lock)
+    old_names = _still_imported(project, folders)
+    return UpdateResult(
+        current, target, changed, message, skipped, deleted, lock, moved, old_names
+    )
 
 
 def describe_skipped(skipped: list[str]) -> str:
@@ -439,24 +464,38 @@ class _Rename:
     user_bytes: bytes  # what the repo held at `old` before the update
 
 
-def _template_renames(
-    current: str, target: str, answers: dict[str, Any], bundle: Path, project: Path
-) -> list[_Rename]:
-    """Renames between the two versions whose old file the user has edited.
+def _moves(
+    current: str, target: str, answers: dict[str, Any], after: dict[str, Any], bundle: Path
+) -> list[tuple[str, str]]:
+    """The files of the template that this update moves, as paths of the repo (old, new).
 
-    Copier drops such edits silently (it deletes the old path and writes the new one
-    fresh), so they are collected here, before the update, to be merged afterwards.
+    A file moves when the template renamed it between the two versions, or when new
+    answers change its path (`--data package_name=...` moves src/<package>/).
+    """
+    moved = dict(template_moves(current, target, bundle)) if current != target else {}
+    moves = []
+    for path in _template_files(current, bundle):
+        old, new = _rendered_path(path, answers), _rendered_path(moved.get(path, path), after)
+        # e.g. cli.py -> cli.py.jinja renders to the same file: no move
+        if old and new and old != new:
+            moves.append((old, new))
+    return moves
+
+
+def _template_renames(
+    moves: list[tuple[str, str]],
+    current: str,
+    answers: dict[str, Any],
+    bundle: Path,
+    project: Path,
+) -> list[_Rename]:
+    """Of `moves`, the files the user has edited.
+
+    Copier drops the edits of a moved file silently (it deletes the old path and writes the
+    new one fresh), so they are collected here, before the update, to be merged afterwards.
     Files are compared as bytes: a renamed image is as ordinary as a renamed module.
     """
-    if current == target:  # only answers change: the template's files stay where they are
-        return []
-    moves = [
-        (_rendered_path(old, answers), _rendered_path(new, answers))
-        for old, new in template_moves(current, target, bundle)
-    ]
-    # e.g. cli.py -> cli.py.jinja renders to the same file; only real moves of files the
-    # repo has are worth regenerating the old version for.
-    moves = [(old, new) for old, new in moves if old and new and old != new]
+    # Only moves of files the repo has are worth regenerating the old version for.
     moves = [(old, new) for old, new in moves if (project / old).is_file()]
     if not moves:
         return []
@@ -471,6 +510,79 @@ def _template_renames(
             if user_bytes != old_bytes:
                 renames.append(_Rename(old, new, old_bytes, user_bytes))
     return renames
+
+
+def _template_files(version: str, bundle: Path) -> list[str]:
+    """The paths of template/'s files at release `version`."""
+    listing = git.git(
+        "ls-tree",
+        "-r",
+        "-z",
+        "--name-only",
+        f"v{version}",
+        "--",
+        "template/",
+        cwd=template_history.history_repo(bundle),
+    )
+    return [path for path in listing.split("\0") if path]
+
+
+def _renamed_folders(
+    version: str, answers: dict[str, Any], after: dict[str, Any], bundle: Path
+) -> list[tuple[str, str]]:
+    """The folders that new answers rename (old, new), outermost only: `package_name`
+    renames src/<package>/, and with it every folder inside."""
+    pairs = set()
+    for path in _template_files(version, bundle):
+        folder = path.rpartition("/")[0]
+        while folder and folder != "template":
+            old, new = _rendered_path(folder, answers), _rendered_path(folder, after)
+            if old and new and old != new:
+                pairs.add((old, new))
+            folder = folder.rpartition("/")[0]
+    return sorted(
+        (old, new)
+        for old, new in pairs
+        if not any(old.startswith(f"{outer}/") for outer, _ in pairs)
+    )
+
+
+def _move_own_files(
+    project: Path, folders: list[tuple[str, str]]
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """Move the user's own files from each renamed folder into its new name, as a rename
+    of the folder would: copier moved only the template's. Returns the moves, and the
+    files left in place because the new folder has a file of that name."""
+    moved, left = [], []
+    for old, new in folders:
+        tracked = git.git("ls-files", "-z", "--", old, cwd=project).split("\0")
+        for path in (path for path in tracked if path and (project / path).is_file()):
+            destination = new + path.removeprefix(old)
+            if os.path.lexists(project / destination):
+                left.append(path)
+                continue
+            (project / destination).parent.mkdir(parents=True, exist_ok=True)
+            (project / path).rename(project / destination)
+            moved.append((path, destination))
+        for folder, _, _ in sorted(os.walk(project / old), reverse=True):  # deepest first
+            with contextlib.suppress(OSError):  # not empty: ignored files, or one left
+                os.rmdir(folder)
+    return moved, left
+
+
+def _still_imported(project: Path, folders: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """For each renamed folder that is a Python package, the tracked files that still import
+    it, or run it (`-m name`), by its old name."""
+    found = {}
+    for old, new in folders:
+        name = old.rpartition("/")[2]
+        if not (name.isidentifier() and new.rpartition("/")[2].isidentifier()):
+            continue
+        pattern = rf"(^|[^.[:alnum:]_])(from|import|-m)[[:space:]]+{name}([^[:alnum:]_]|$)"
+        files = git.git("grep", "-l", "-I", "-E", "-e", pattern, cwd=project, check=False)
+        if files:
+            found[name] = files.splitlines()
+    return found
 
 
 RENAME_SIMILARITY = "40%"  # git's default is 50%: a file moved and rewritten is still moved

@@ -188,6 +188,40 @@ def test_renamed_file_keeps_the_users_edits(history: History, project: Path) -> 
     assert new.endswith("def test_mine() -> None:\n    assert True\n")
 
 
+def test_a_new_package_name_moves_the_package_with_the_users_edits_and_files(
+    project: Path, tmp_path: Path
+) -> None:
+    """`--data package_name=...` renames src/<package>/: copier wrote the template's files
+    afresh at the new path and left the user's own behind, so edits vanished silently."""
+    package = project / "src" / "proj"
+    (package / "train.py").write_text((package / "train.py").read_text() + "# my note\n")
+    (package / "extra").mkdir()
+    (package / "extra" / "mine.py").write_text("from proj import train\n")
+    (project / "run.sh").write_text("python -m proj train\n")
+    commit(project, "feat: mine")
+
+    result = CliRunner().invoke(
+        app, ["update", str(project), "--defaults", "--data", "package_name=renamed"]
+    )
+
+    assert result.exit_code == 0, result.output
+    renamed = project / "src" / "renamed"
+    assert (renamed / "train.py").read_text().endswith("\n# my note\n")
+    assert (renamed / "extra" / "mine.py").read_text() == "from proj import train\n"
+    assert not package.exists()
+    assert "  src/proj/train.py -> src/renamed/train.py\n" in result.output
+    assert "  src/proj/extra/mine.py -> src/renamed/extra/mine.py\n" in result.output
+    assert "(deleted" not in result.output
+    assert (
+        "These files still name the package by its old name, proj: change it in them before "
+        "you commit:\n  run.sh\n  src/renamed/extra/mine.py\n"
+    ) in result.output
+    fresh = new_project(tmp_path / "fresh", defaults=True, data={"package_name": "renamed"})
+    made = set(git("ls-files", cwd=fresh.path).splitlines())
+    staged = set(git("ls-files", cwd=project).splitlines())
+    assert staged - made == {"run.sh", "src/renamed/extra/mine.py"} and made <= staged
+
+
 def test_a_file_moved_then_rewritten_over_releases_keeps_the_users_edits(
     history: History, project: Path
 ) -> None:
