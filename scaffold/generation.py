@@ -166,6 +166,10 @@ def _render(
 
     user_defaults = {"project_name": name, **_git_identity_defaults()}
     if template:
+        if (local := Path(template).expanduser()).is_dir():
+            # Copier records the source in the answers, which `update` reads from the repo:
+            # a path relative to where `new` ran would name nothing from there.
+            template = str(local.resolve())
         source = nullcontext(template)
         vcs_ref = f"v{template_version}" if template_version else None
         questions = answers_module.local_template_questions(template)

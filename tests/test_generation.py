@@ -181,6 +181,15 @@ def test_without_pre_commit_the_next_steps_say_how(
     assert not hooks.ok and "pre-commit install" in hooks.message
 
 
+def test_a_template_folder_given_relative_is_recorded_as_an_absolute_path(
+    tmp_path: Path, template_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(template_dir.parent)
+    project = new_project(tmp_path / "demo", defaults=True, template=f"./{template_dir.name}")
+    answers = yaml.safe_load((project.path / ".copier-answers.yml").read_text())
+    assert answers["_src_path"] == str(template_dir.resolve())
+
+
 def test_a_refusing_pre_commit_never_fails_generation(
     tmp_path: Path, template_dir: Path, monkeypatch: pytest.MonkeyPatch, isolated_home: Path
 ) -> None:
