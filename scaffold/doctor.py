@@ -273,13 +273,14 @@ def diagnose(path: Path) -> list[Finding]:
     except ScaffoldError as error:  # e.g. git is not installed
         return [Finding("git", False, str(error))]
     project = root or path.resolve()
-    if root is None and not (project / template_history.ANSWERS_FILE).is_file():
+    if not (project / template_history.ANSWERS_FILE).is_file():
+        answers = template_history.ANSWERS_FILE
+        why = f"no git repository, no {answers}" if root is None else f"no {answers} at its root"
         return [
             Finding(
                 "project",
                 False,
-                f"{project} is not a generated repo (no git repository, no "
-                f"{template_history.ANSWERS_FILE}): cd into one, or make one with "
+                f"{project} is not a generated repo ({why}): cd into one, or make one with "
                 "`scaffold new`.",
             )
         ]

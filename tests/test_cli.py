@@ -202,6 +202,14 @@ def test_doctor_outside_any_project_says_where_to_run_it(tmp_path: Path) -> None
     assert result.output.startswith(f"FAIL project: {tmp_path.resolve()} is not a generated repo")
     assert "cd into one" in result.output and len(result.output.splitlines()) == 1
 
+    subprocess.run(["git", "init", "--quiet", str(tmp_path)], check=True)  # a repo of its own
+    result = runner.invoke(app, ["doctor", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"FAIL project: {tmp_path.resolve()} is not a generated repo (no .copier-answers.yml "
+        "at its root): cd into one, or make one with `scaffold new`.\n"
+    )
+
 
 def test_doctor_finds_the_repo_from_a_subdirectory(tmp_path: Path) -> None:
     project = tmp_path / "p"
