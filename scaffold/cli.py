@@ -213,7 +213,8 @@ def update(
         bool,
         typer.Option(
             "--check",
-            help="Only say whether a newer template exists and what changed (exit 1 if so).",
+            help="Only say whether a newer template (or --to's) exists and what changed "
+            "(exit 1 if so).",
         ),
     ] = False,
 ) -> None:
@@ -221,11 +222,14 @@ def update(
     from scaffold import update as updating
 
     if check:
-        status = updating.check(path)
+        if data:
+            raise ScaffoldError("--check only reports, and changes no answer: drop --data.")
+        status = updating.check(path, to_version=to)
         if not status.available:
-            typer.echo(f"Up to date: template v{status.current} is the newest.")
+            newest = "" if to else ", the newest"
+            typer.echo(f"Up to date: this repo is at template v{status.current}{newest}.")
             return
-        typer.echo(f"Template v{status.latest} is available (this repo: v{status.current}).")
+        typer.echo(f"Template v{status.target} is available (this repo: v{status.current}).")
         _show_long(f"\n{status.changelog}\n")
         typer.echo("Run `scaffold update` to merge it.")
         raise typer.Exit(1)  # as `lock --check` and doctor do: there is something to do

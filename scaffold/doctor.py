@@ -80,7 +80,7 @@ def check_template(project: Path) -> Finding:
         return Finding(
             "template",
             False,
-            f"template v{status.current}; v{status.latest} is available: "
+            f"template v{status.current}; v{status.target} is available: "
             "run `scaffold update` (see `scaffold update --check` for what changed).",
         )
     return Finding("template", True, f"template v{status.current}, the newest.")

@@ -166,14 +166,16 @@ def show(version: str, path: str, bundle: Path | None = None) -> bytes:
     return result.stdout
 
 
-def changelog_since(version: str, bundle: Path | None = None) -> str:
-    """The CHANGELOG.md sections of the newest release that come after `version`."""
+def changelog_since(version: str, bundle: Path | None = None, until: str | None = None) -> str:
+    """The CHANGELOG.md sections of the newest release that come after `version`, up to
+    release `until` (default: the newest) included."""
     text = show(latest_version(bundle), "CHANGELOG.md", bundle).decode("utf-8")
     sections = text.split("\n## ")
     newer = [
         "## " + section
         for section in sections[1:]
         if is_newer(section.split()[0].lstrip("v"), version)
+        and not (until and is_newer(section.split()[0].lstrip("v"), until))
     ]
     return "\n".join(newer).strip()
 

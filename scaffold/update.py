@@ -35,12 +35,12 @@ class UpdateStatus:
     """Where a repo stands against the template versions this scaffold ships."""
 
     current: str
-    latest: str
-    changelog: str
+    target: str  # the newest release, or the one asked for
+    changelog: str  # the releases after `current`, up to `target`
 
     @property
     def available(self) -> bool:
-        return template_history.is_newer(self.latest, self.current)
+        return template_history.is_newer(self.target, self.current)
 
 
 @dataclass(frozen=True)
@@ -108,12 +108,20 @@ def released_version(answers: dict[str, Any], bundle: Path | None = None) -> str
     )
 
 
-def check(project: Path, *, bundle: Path | None = None) -> UpdateStatus:
-    """Compare the repo's template version with the newest one shipped, with the changelog."""
+def check(
+    project: Path, *, to_version: str | None = None, bundle: Path | None = None
+) -> UpdateStatus:
+    """Compare the repo's template version with `to_version` (default: the newest one
+    shipped), with the changelog in between."""
+    bundle = template_history.history_bundle(bundle)
     current = released_version(_scaffold_answers(_root_of(project)), bundle)
-    latest = template_history.latest_version(bundle)
-    changelog = template_history.changelog_since(current, bundle) if latest != current else ""
-    return UpdateStatus(current, latest, changelog)
+    target = _target_version(current, to_version, bundle)
+    changelog = (
+        template_history.changelog_since(current, bundle, until=target)
+        if target != current
+        else ""
+    )
+    return UpdateStatus(current, target, changelog)
 
 
 def update_project(

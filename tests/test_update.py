@@ -603,7 +603,7 @@ def test_check_reports_the_newer_version_and_its_changelog(
     assert not check(project).available
     status = check(project, bundle=next_history.bundle)
     assert status.available
-    assert (status.current, status.latest) == (CURRENT, NEXT)
+    assert (status.current, status.target) == (CURRENT, NEXT)
     assert status.changelog.startswith(f"## v{NEXT}\n\n- Made by a test.")
 
 
@@ -623,6 +623,32 @@ def test_check_and_doctor_from_the_command_line(
     doctor = runner.invoke(app, ["doctor", str(project)])
     assert doctor.exit_code == 1
     assert f"v{NEXT} is available" in doctor.output
+
+
+def test_check_to_a_version_shows_the_changes_up_to_it(
+    history: History, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def noted(source: Path) -> None:  # the newest release's changelog tells of both
+        changelog = source / "CHANGELOG.md"
+        head, _, rest = changelog.read_text(encoding="utf-8").partition("\n## ")
+        changelog.write_text(f"{head}\n## v{NEXT}\n\n- The first of two.\n\n## {rest}")
+
+    history.release(NEXT)
+    history.release("99.1.0", noted)
+    monkeypatch.setenv(template_history.HISTORY_VARIABLE, str(history.bundle))
+    runner = CliRunner()
+    to_next = runner.invoke(app, ["update", str(project), "--check", "--to", NEXT])
+    assert to_next.exit_code == 1
+    assert f"Template v{NEXT} is available (this repo: v{CURRENT})." in to_next.output
+    assert "The first of two." in to_next.output and "Made by a test." not in to_next.output
+    newest = runner.invoke(app, ["update", str(project), "--check"])
+    assert "Template v99.1.0 is available" in newest.output
+    assert "Made by a test." in newest.output and "The first of two." in newest.output
+    here = runner.invoke(app, ["update", str(project), "--check", "--to", CURRENT])
+    assert here.exit_code == 0 and f"this repo is at template v{CURRENT}." in here.output
+    answers = runner.invoke(app, ["update", str(project), "--check", "--data", "tracker=mlflow"])
+    assert answers.exit_code == 1
+    assert "--check only reports, and changes no answer: drop --data." in answers.output
 
 
 def test_a_changelog_longer_than_the_terminal_goes_through_the_pager(
