@@ -98,7 +98,10 @@ def released_version(answers: dict[str, Any], bundle: Path | None = None) -> str
     if RELEASE.fullmatch(current) and template_history.is_newer(current, released[-1]):
         raise ScaffoldError(
             f"This repo was made from template v{current}, newer than this scaffold's newest, "
-            f"v{released[-1]}: install a newer scaffold (`pip install --upgrade scaffold-ml`)."
+            f"v{released[-1]}: install a newer scaffold (`pipx install --force "
+            f"git+{template_history.PUBLIC_URL}`), or, if {template_history.ANSWERS_FILE}'s "
+            f"_commit was edited by hand, restore it from git "
+            f"(`git log -p -- :/{template_history.ANSWERS_FILE}`)."
         )
     raise ScaffoldError(
         f"{template_history.ANSWERS_FILE} says this repo was made from template v{current} "

@@ -526,7 +526,12 @@ def test_an_answers_file_that_is_not_yaml_is_one_line_everywhere(project: Path) 
     [
         ("v0.0.1", "which is no release"),
         ("main", "which is no release"),
-        ("v99.1.0", r"install a newer scaffold \(`pip install --upgrade scaffold-ml`\)"),
+        (
+            "v99.1.0",
+            r"install a newer scaffold \(`pipx install --force git\+https://github.com/"
+            r"scaffold-ml/scaffold.git`\), or, if .copier-answers.yml's _commit was edited by "
+            r"hand, restore it from git \(`git log -p -- :/.copier-answers.yml`\)",
+        ),
     ],
 )
 def test_an_answers_version_that_is_no_release_here_is_refused(
