@@ -15,7 +15,8 @@ def git(*args: str, cwd: Path | None = None, check: bool = True, stdin: str | No
     result = _run(args, cwd, stdin)
     if check and result.returncode != 0:
         command = " ".join(["git", *args])
-        raise ScaffoldError(f"`{command}` failed in {cwd or Path.cwd()}:\n{result.stderr.strip()}")
+        said = " ".join(result.stderr.split())  # one line: an error never spans the screen
+        raise ScaffoldError(f"`{command}` failed in {cwd or Path.cwd()}: {said}")
     return result.stdout.rstrip()
 
 

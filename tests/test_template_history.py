@@ -169,5 +169,7 @@ def test_histories_are_unpacked_once_each_and_never_mix(tmp_path: Path) -> None:
 def test_a_corrupt_history_is_a_clear_error(tmp_path: Path) -> None:
     bundle = tmp_path / "corrupt.bundle"
     bundle.write_bytes(b"not a bundle")
-    with pytest.raises(ScaffoldError, match="not a readable git bundle"):
+    with pytest.raises(ScaffoldError, match="not a readable git bundle") as raised:
         template_history.released_versions(bundle)
+    assert "\n" not in str(raised.value)  # one line, git's own words in it
+    assert "does not look like a v2 or v3 bundle file" in str(raised.value)
