@@ -99,6 +99,20 @@ def check(data: dict[str, str], questions: Questions) -> dict[str, Any]:
     return checked
 
 
+def refuse_unasked(given: dict[str, Any], recorded: dict[str, Any], questions: Questions) -> None:
+    """Refuse the answers given (`--data`) that copier did not record: it drops an answer
+    to a question it does not ask (its `when` is false), so the value would vanish."""
+    for key in given:
+        if key in recorded:
+            continue
+        when = str(questions.get(key, {}).get("when", ""))
+        condition = when.strip().removeprefix("{{").removesuffix("}}").strip()
+        raise ScaffoldError(
+            f"--data {key}: this question is asked only when {condition}, which these "
+            "answers are not: drop it, or change the answer it depends on."
+        )
+
+
 _BOOLEANS = {"true": True, "yes": True, "y": True, "on": True, "1": True}
 _BOOLEANS |= {"false": False, "no": False, "n": False, "off": False, "0": False}
 

@@ -210,6 +210,8 @@ def _render(
             raise user_error from error
         raise
     answers = yaml.safe_load((staging / template_history.ANSWERS_FILE).read_text(encoding="utf-8"))
+    if questions is not None:
+        answers_module.refuse_unasked(checked, answers, questions)
     version = str(answers.get("_commit", "unversioned")).removeprefix("v")
     return answers, version
 

@@ -150,12 +150,10 @@ def update_project(
     answers = _scaffold_answers(project)
     current = released_version(answers, bundle)
     target = _target_version(current, to_version, bundle)
-    new_answers = answers_module.check(
-        data or {},
-        answers_module.questions_from(
-            template_history.show(target, "copier.yml", bundle).decode("utf-8")
-        ),
+    questions = answers_module.questions_from(
+        template_history.show(target, "copier.yml", bundle).decode("utf-8")
     )
+    new_answers = answers_module.check(data or {}, questions)
     if target == current and not new_answers:
         return UpdateResult(current, target, [], "", [])
     skipped = _skipped_changes(current, target, answers, bundle, project)
@@ -169,6 +167,7 @@ def update_project(
             moves = _moves(current, target, answers, after, bundle)
             renames = _template_renames(moves, current, answers, bundle, project)
             _run_copier_update(project, target, new_answers, defaults, conflict, bundle)
+            answers_module.refuse_unasked(new_answers, _scaffold_answers(project), questions)
             kept_binaries = _carry_edits_over_renames(project, renames)
             folders = _renamed_folders(target, answers, after, bundle)
             own_moves, left = _move_own_files(project, folders)

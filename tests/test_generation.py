@@ -89,6 +89,13 @@ def test_a_parent_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
     assert leftovers(tmp_path) == ["file"]
 
 
+def test_an_answer_to_a_question_not_asked_is_refused_not_dropped(tmp_path: Path) -> None:
+    no_cuda = {"cuda_version": "none", "cuda_toolchain": "true"}  # the toolchain needs CUDA
+    with pytest.raises(ScaffoldError, match=r"--data cuda_toolchain: this question is asked "):
+        new_project(tmp_path / "x" / "demo", data=no_cuda, defaults=True)
+    assert leftovers(tmp_path) == []
+
+
 def test_empty_destination_and_missing_parents_are_fine(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     assert (new_project(tmp_path / "empty", defaults=True).path / "README.md").is_file()

@@ -630,6 +630,15 @@ def test_check_and_doctor_from_the_command_line(
     assert f"v{NEXT} is available" in doctor.output
 
 
+def test_an_answer_to_a_question_not_asked_is_refused_and_the_repo_left_alone(
+    project: Path,
+) -> None:
+    no_cuda = {"cuda_version": "none", "cuda_toolchain": "true"}  # the toolchain needs CUDA
+    with pytest.raises(ScaffoldError, match="only when cuda_version != 'none', which these"):
+        update_project(project, data=no_cuda, defaults=True)
+    assert dirty_paths(project) == []
+
+
 def test_check_to_a_version_shows_the_changes_up_to_it(
     history: History, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
