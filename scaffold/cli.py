@@ -327,6 +327,7 @@ def lock(
 
     project = git.repo_root(path) or path.resolve()
     if check:
+        locking.require_environment(project)
         freshness = lockfile.check_freshness(project)
         typer.echo(freshness.describe())
         if not freshness.fresh:

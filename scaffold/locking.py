@@ -138,16 +138,21 @@ def dependency_lines(text: str) -> list[tuple[str, str | None]]:
     return specs
 
 
-def read_spec(project: Path) -> EnvironmentSpec:
-    """Read the environment files of `project`; errors name the file and the fix."""
-    import yaml
-
-    main_file = project / lockfile.ENVIRONMENT_FILE
-    if not main_file.is_file():
+def require_environment(project: Path) -> None:
+    """Refuse a folder with no environment to lock: not a generated repo, or not its root."""
+    if not (project / lockfile.ENVIRONMENT_FILE).is_file():
         raise ScaffoldError(
             f"{project} has no {lockfile.ENVIRONMENT_FILE}: run `scaffold lock` in a "
             "generated repo (or pass its path)."
         )
+
+
+def read_spec(project: Path) -> EnvironmentSpec:
+    """Read the environment files of `project`; errors name the file and the fix."""
+    import yaml
+
+    require_environment(project)
+    main_file = project / lockfile.ENVIRONMENT_FILE
     main_text = main_file.read_text(encoding="utf-8")
     try:
         main_yaml = yaml.safe_load(main_text) or {}

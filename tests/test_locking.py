@@ -179,6 +179,15 @@ def test_freshness_follows_every_input(project: Path) -> None:
     assert check.exit_code == 0 and "matches" in check.output
 
 
+def test_a_folder_without_an_environment_is_named_by_the_check_as_by_lock(tmp_path: Path) -> None:
+    for command in (["lock", str(tmp_path), "--check"], ["lock", str(tmp_path)]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 1
+        assert f"error: {tmp_path} has no environment.yml: run `scaffold lock` in a" in (
+            result.stderr
+        )
+
+
 def test_update_moves_only_the_named_packages(project: Path, tmp_path: Path) -> None:
     newer = [
         *realistic_packages(),
