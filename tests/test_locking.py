@@ -96,6 +96,20 @@ def test_packages_left_in_a_folder_are_named_until_locked_from_a_server(
     assert lock_finding().ok, lock_finding().message
 
 
+def test_the_local_folders_of_conda_and_pip_packages_are_named_once() -> None:
+    from scaffold.locking import local_channels
+
+    lock = {
+        "package": [
+            {"manager": "conda", "url": "file:///srv/chan/linux-64/numpy-2.0-0.conda"},
+            {"manager": "conda", "url": "https://conda.anaconda.org/conda-forge/noarch/a.conda"},
+            {"manager": "pip", "url": "file:///opt/pypi/files/tomli_w-1.2.0-py3-none-any.whl"},
+            {"manager": "conda", "url": "file:///srv/chan/noarch/b-1.0-0.conda"},
+        ]
+    }
+    assert local_channels(lock) == ["file:///srv/chan", "file:///opt/pypi/files"]
+
+
 def test_conda_lock_renders_our_lock(project: Path) -> None:
     render = ["render", "--kind", "explicit", "-p", "linux-64", "conda-lock.yml"]
     result = subprocess.run(
