@@ -148,12 +148,7 @@ def load_config(
             raise ConfigError(f"{path}: no such config file{_suggestion(path)}")
         layers.append((str(path), _load(path)))
     if overrides:
-        malformed = [item for item in overrides if "=" not in item]
-        if malformed:
-            raise ConfigError(
-                f"{overrides_from}: overrides must be key=value (e.g. train.lr=3e-4): {malformed}"
-            )
-        layers.append((overrides_from, OmegaConf.from_dotlist(overrides)))
+        layers.append((overrides_from, _parsed_overrides(overrides, overrides_from)))
     for source, layer in layers[1:]:
         if "runs_dir" in layer:
             raise ConfigError(
@@ -166,9 +161,10 @@ def load_config(
     try:
         merged = OmegaConf.merge(schema, *(layer for _, layer in layers))
     except OmegaConfBaseException:  # again one layer at a time, to name the one at fault
+        chosen = OmegaConf.merge(*(layer for _, layer in layers))  # the schema's model, data
         merged = schema
         for source, layer in layers:
-            merged = _merge(merged, layer, source)
+            merged = _merge(merged, layer, source, chosen)
     missing = sorted(OmegaConf.missing_keys(merged))
     if missing:
         raise ConfigError(f"no value for {', '.join(missing)}: set it in {paths[0]}")
@@ -330,7 +326,25 @@ def _untyped(base: type, *sources) -> type:
     )
 
 
-def _merge(base, layer, source: str):
+def _parsed_overrides(overrides: list[str], source: str) -> DictConfig:
+    """`key=value` overrides as one config layer; values are YAML (`train.lr=3e-4`)."""
+    parsed = []
+    for item in overrides:
+        key, equals, _ = item.partition("=")
+        if not (equals and key.strip()):
+            raise ConfigError(f"{source}: overrides must be key=value (e.g. train.lr=3e-4): {item}")
+        try:
+            parsed.append(OmegaConf.from_dotlist([item]))
+        except (OmegaConfBaseException, yaml.YAMLError) as error:
+            reason = " ".join(str(error).split())
+            raise ConfigError(f"{source}: {item} is not a valid value for {key}: {reason}") from None
+    return OmegaConf.merge(*parsed)
+
+
+def _merge(base, layer, source: str, chosen=None):
+    """`layer` merged into `base`; a ConfigError naming `source` and the key at fault when it
+    does not fit (`chosen`: the layers merged, for the model and dataset they choose;
+    default: `base`'s)."""
     try:
         return OmegaConf.merge(base, layer)
     except OmegaConfBaseException as error:
@@ -338,11 +352,26 @@ def _merge(base, layer, source: str):
         reason = str(error).splitlines()[0]
         if "ListConfig" in reason:
             reason += " (a list: write it as key=[a,b])"
+        elif "is not a subclass of" in reason:  # e.g. train=3
+            key = _section_given_a_value(base, layer) or key
+            reason = f"{key} holds settings, not one value: set one of them, e.g. {key}.NAME=..."
         section = key.split(".")[0]
         if "not in 'Settings'" in reason and section in {"model", "data"}:
-            chosen = OmegaConf.select(base, f"{section}.name", default="?")
-            reason = f"{section}.name={chosen} has no such setting (its Settings list them)"
+            name = OmegaConf.select(base if chosen is None else chosen, f"{section}.name")
+            reason = f"{section}.name={name} has no such setting (its Settings list them)"
         raise ConfigError(f"{source}: key '{key}': {reason}") from None
+
+
+def _section_given_a_value(base, layer, prefix: str = "") -> str | None:
+    """The dotted key where `layer` gives one value for what `base` holds as settings."""
+    for key in layer:
+        value, held = layer[key], base.get(key) if isinstance(base, DictConfig) else None
+        if isinstance(held, DictConfig):
+            if not isinstance(value, DictConfig | dict):
+                return f"{prefix}{key}"
+            if found := _section_given_a_value(held, value, f"{prefix}{key}."):
+                return found
+    return None
 
 
 def _check_values(config: Config) -> None:
