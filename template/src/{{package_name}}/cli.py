@@ -243,7 +243,7 @@ def train(
 ) -> None:
     """Train a model; everything the run writes goes to runs/<run-id>/.
 
-    SIGTERM or Ctrl-C stops it with a checkpoint (exit code 75 or 130);
+    SIGTERM, SIGHUP or Ctrl-C stops it with a checkpoint (exit code 75, 75 or 130);
     --resume continues it.
     """
     train_run(overrides, experiment, smoke, resume, allow_dirty, run_id=run_id, note=note)

@@ -748,14 +748,16 @@ def check_finite(loss: torch.Tensor, norms: dict[str, float], step: int, scaled:
 
 
 class StopSignals:
-    """SIGTERM (a scheduler preempting the job) or a first Ctrl-C asks the loop to stop.
+    """SIGTERM (a scheduler preempting the job), SIGHUP (the terminal closed, an SSH session
+    dropped) or a first Ctrl-C asks the loop to stop.
 
     The loop checks after each step, on all ranks at once, and stops with a checkpoint. A
     second Ctrl-C stops at once, without one. Once stopping, the process ignores Ctrl-C: what
     is left is to write the run's record and exit, which another Ctrl-C would only cut short.
     """
 
-    EXIT_CODES = {signal.SIGTERM: 75, signal.SIGINT: 130}  # EX_TEMPFAIL; 128 + SIGINT
+    EXIT_CODES = {signal.SIGTERM: 75, signal.SIGHUP: 75, signal.SIGINT: 130}  # EX_TEMPFAIL
+    NAMES = {signal.SIGTERM: "SIGTERM", signal.SIGHUP: "SIGHUP", signal.SIGINT: "Ctrl-C"}
 
     def __init__(self) -> None:
         self.received: int | None = None
@@ -778,8 +780,8 @@ class StopSignals:
     @property
     def name(self) -> str:
         # Another rank's signal stops this one too: that is preemption, SIGTERM.
-        return "Ctrl-C" if self.received == signal.SIGINT else "SIGTERM"
+        return self.NAMES.get(self.received, "SIGTERM")
 
     @property
     def exit_code(self) -> int:
-        return self.EXIT_CODES[signal.SIGINT if self.received == signal.SIGINT else signal.SIGTERM]
+        return self.EXIT_CODES.get(self.received, 75)
