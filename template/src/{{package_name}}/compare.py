@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .history import flat_config, last_validation, short_commit, summary
+from .manifest import read_record
 from .plots import overlaid_curves
 from .runs import read_metrics
 
@@ -21,10 +22,10 @@ CURVES = ("train/loss", "val/loss", "val/accuracy")
 
 def compare(run_dirs: list[Path], output: Path, full_diff: bool = False) -> str:
     """Write output/report.md and output/curves.png for `run_dirs`; return the report."""
+    manifests = [_first_attempt(run_dir) for run_dir in run_dirs]  # first: one may be damaged
     output.mkdir(parents=True, exist_ok=True)
     records = {label(run_dir): read_metrics(run_dir) for run_dir in run_dirs}
     overlaid_curves(records, CURVES, output / "curves.png")
-    manifests = [_first_attempt(run_dir) for run_dir in run_dirs]
     sections = [
         runs_section(run_dirs),
         code_section(run_dirs, manifests, full_diff),
@@ -176,7 +177,7 @@ def metrics_section(run_dirs: list[Path]) -> str:
 
 def _first_attempt(run_dir: Path) -> dict[str, Any]:
     """The first attempt: the code, data and environment the run started with."""
-    attempts = _read_json(run_dir / "manifest.json").get("attempts") or [{}]
+    attempts = (read_record(run_dir) or {}).get("attempts") or [{}]
     return attempts[0]
 
 

@@ -332,12 +332,13 @@ def _parsed_overrides(overrides: list[str], source: str) -> DictConfig:
     for item in overrides:
         key, equals, _ = item.partition("=")
         if not (equals and key.strip()):
-            raise ConfigError(f"{source}: overrides must be key=value (e.g. train.lr=3e-4): {item}")
+            example = "e.g. train.lr=3e-4"
+            raise ConfigError(f"{source}: overrides must be key=value ({example}): {item}")
         try:
             parsed.append(OmegaConf.from_dotlist([item]))
         except (OmegaConfBaseException, yaml.YAMLError) as error:
             reason = " ".join(str(error).split())
-            raise ConfigError(f"{source}: {item} is not a valid value for {key}: {reason}") from None
+            raise ConfigError(f"{source}: {item} is no valid value for {key}: {reason}") from None
     return OmegaConf.merge(*parsed)
 
 

@@ -28,9 +28,10 @@ COLUMNS = (
     "test_accuracy",
     "note",
 )
-# How a run's last attempt ended, as its manifest says; "died" is the table's own word for
-# a run still marked running whose process is gone.
-STATUSES = ("running", "completed", "failed", "interrupted", "pruned", "died")
+# How a run's last attempt ended, as its manifest says; "died" and "unreadable" are the
+# table's own words for a run still marked running whose process is gone, and for a run
+# whose manifest.json is damaged.
+STATUSES = ("running", "completed", "failed", "interrupted", "pruned", "died", "unreadable")
 TAIL_BYTES = 8192  # the end of metrics.jsonl: its last validation record is in there
 WIDEST_CELL = 48  # characters of an experiment or a note the table shows; --json has all
 NARROWEST_CELL = 12  # what an experiment or a note keeps when the table narrows to a terminal

@@ -328,19 +328,27 @@ def command_for_new_run(run_dir: Path, command: list[str], note: str) -> list[st
     return [*kept, "--note", note]
 
 
+def read_record(run_dir: Path) -> dict[str, Any] | None:
+    """runs/<run-id>/manifest.json, or None where the run has none. A file cut short (a full
+    disk, a copy that stopped) or edited into invalid JSON is named, not a traceback."""
+    path = run_dir / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise InvalidInputError(
+            f"{path} is damaged ({error.msg}, line {error.lineno}): the run's record cannot be "
+            "read. Repair its JSON (or restore it from a backup), or leave this run out"
+        ) from None
+
+
 class Manifest:
     """runs/<run-id>/manifest.json, one entry per attempt, rewritten atomically."""
 
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / "manifest.json"
-        self.data = (
-            json.loads(self.path.read_text())
-            if self.path.is_file()
-            else {
-                "run_id": run_dir.name,
-                "attempts": [],
-            }
-        )
+        self.data = read_record(run_dir) or {"run_id": run_dir.name, "attempts": []}
 
     def start(self, **fields: Any) -> None:
         # host and pid let the runs table tell a live run from one whose process was killed.
