@@ -64,7 +64,12 @@ def named_run(runs_dir: Path, run_id: str, check_new: bool = True) -> Path:
     """The directory of a new run named `run_id` (e.g. by a Slurm job, after itself)."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9=.,_+-]*", run_id):
         raise InvalidInputError(
-            f"run id {run_id!r}: use letters, digits and . , _ + - = only (no / or spaces)"
+            f"run id {run_id!r}: use ASCII letters, digits and . , _ + - = only (no / or spaces)"
+        )
+    if run_id.lower() in {"latest", "sweeps"} or run_id.startswith("compare-"):
+        raise InvalidInputError(
+            f"run id {run_id!r} is taken by the runs directory's own names ('latest' names the "
+            "newest run, sweeps/ holds the studies, compare-* the comparisons): pick another id"
         )
     if check_new and (runs_dir / run_id).exists():
         raise InvalidInputError(
