@@ -243,7 +243,7 @@ def train(
 ) -> None:
     """Train a model; everything the run writes goes to runs/<run-id>/.
 
-    SIGTERM, SIGHUP or Ctrl-C stops it with a checkpoint (exit code 75, 75 or 130);
+    SIGTERM, SIGHUP (exit code 75) or Ctrl-C (130) stops it with a checkpoint;
     --resume continues it.
     """
     train_run(overrides, experiment, smoke, resume, allow_dirty, run_id=run_id, note=note)
@@ -541,8 +541,10 @@ Checkpoint = Annotated[
 
 @app.command("eval")
 def evaluate(
-    run: Annotated[str, typer.Argument(help="Run id, path, or 'latest'.")] = "latest",
-    split: Annotated[str, typer.Option(help="test or val.")] = "test",
+    run: Annotated[
+        str | None, typer.Argument(help="Run id, path, or 'latest' (the default).")
+    ] = None,
+    split: Annotated[str, typer.Option(help="test, val or train.")] = "test",
     weights: Weights = "best",
     baseline: Annotated[str | None, typer.Option(help="Compare with this evaluated run.")] = None,
     checkpoint: Checkpoint = None,
@@ -571,11 +573,8 @@ def evaluate(
             raise MissingInputError(
                 f"{baseline} has no such evaluation: evaluate it first (`{' '.join(again)}`)"
             )
-        if checkpoint:
-            run_dir = checkpoint_run(checkpoint, experiment, smoke, ["eval", "--split", split])
-        else:
-            run_dir = find_run(run)
-            runs.refuse_while_training(run_dir, "evaluate it")
+        run_dir = scored_run(run, checkpoint, experiment, smoke, ["eval", "--split", split])
+        runs.refuse_while_training(run_dir, "evaluate it")
         metrics = evaluate_run(run_dir, split, weights)
         accuracy, loss = metrics["accuracy"], metrics["loss"]
         typer.echo(f"{run_dir.name}: {split} accuracy {accuracy:.4f}, loss {loss:.4f}")
@@ -593,26 +592,28 @@ def evaluate(
 @app.command()
 def infer(
     source: Annotated[Path, typer.Argument(help="An image, or a folder of images.")],
-    run: Annotated[str, typer.Option(help="Run id, path, or 'latest'.")] = "latest",
-    output: Annotated[Path, typer.Option(help="predictions.csv or .json")] = Path(
-        "predictions.csv"
-    ),
+    run: Annotated[
+        str | None, typer.Option(help="Run id, path, or 'latest' (the default).")
+    ] = None,
+    output: Annotated[Path, typer.Option(help="A .csv or .json file.")] = Path("predictions.csv"),
     weights: Weights = "best",
     checkpoint: Checkpoint = None,
     experiment: Experiment = None,
     smoke: Smoke = False,
 ) -> None:
     """Predict the class of each image, with every class's probability."""
-    from .evaluate import load_model, run_info
-    from .infer import image_paths, predict, write
+    from .config import from_yaml
+    from .datasets import info
+    from .evaluate import load_model
+    from .infer import check_output, image_paths, predict, write
 
     with user_errors():
-        if checkpoint:
-            run_dir = checkpoint_run(checkpoint, experiment, smoke, ["infer", str(source)])
-        else:
-            run_dir = find_run(run)
-        model = load_model(run_dir, weights)
-        records, unreadable = predict(model, run_info(run_dir), image_paths(from_caller(source)))
+        check_output(from_caller(output), shown=str(output))
+        paths = image_paths(from_caller(source))
+        run_dir = scored_run(run, checkpoint, experiment, smoke, ["infer", str(source)])
+        config = from_yaml(run_dir / "config.yaml")
+        model = load_model(run_dir, weights, config=config)
+        records, unreadable = predict(model, info(config.data), paths)
         write(records, from_caller(output))
     for path, why in unreadable:
         typer.echo(f"skipped {as_typed(path)}: {why}", err=True)
@@ -622,6 +623,30 @@ def infer(
     if len(records) > PREDICTIONS_SHOWN:
         typer.echo(f"... and {len(records) - PREDICTIONS_SHOWN} more")
     typer.echo(f"{len(records)} prediction(s) written to {as_typed(from_caller(output))}")
+
+
+def scored_run(
+    run: str | None,
+    checkpoint: str | None,
+    experiment: str | None,
+    smoke: bool,
+    command: list[str],
+) -> Path:
+    """The run whose weights eval or infer uses: a run of this repo (default: latest), or
+    --checkpoint's weights in a run of their own. A mix of the two is refused: one half of
+    it would be ignored."""
+    from .errors import InvalidInputError
+
+    if checkpoint and run is not None:
+        raise InvalidInputError(f"give a run or --checkpoint, not both: {run} has weights")
+    if checkpoint:
+        return checkpoint_run(checkpoint, experiment, smoke, command)
+    if experiment or smoke:
+        raise InvalidInputError(
+            "--experiment and --smoke choose the model and data for --checkpoint's weights; "
+            "a run is scored with its own config: drop them"
+        )
+    return find_run(run or "latest")
 
 
 def checkpoint_run(

@@ -129,11 +129,6 @@ def eval_dir(run_dir: Path, split: str, weights: str) -> Path:
     return run_dir / "eval" if headline else run_dir / "eval" / f"{split}-{weights}"
 
 
-def run_info(run_dir: Path) -> DatasetInfo:
-    """The metadata (classes, shape, normalisation) of the dataset a run trained on."""
-    return info(from_yaml(run_dir / "config.yaml").data)
-
-
 def load_model(
     run_dir: Path,
     weights: str = "best",

@@ -27,10 +27,21 @@ class UnreadableImageError(InvalidInputError):
     """A file that is not an image Pillow can read (or a truncated one)."""
 
 
+def check_output(path: Path, shown: str) -> None:
+    """Refuse an output that `write` cannot write (`shown`: as the user typed it), before
+    any work is done."""
+    if path.is_dir():
+        raise InvalidInputError(f"--output {shown} is a folder: name a .csv or .json file")
+    if path.suffix.lower() not in {".csv", ".json"}:
+        raise InvalidInputError(f"--output {shown}: predictions are written to a .csv or .json")
+
+
 def image_paths(source: Path) -> list[Path]:
     """The image files of a folder (hidden files and __MACOSX/ left out), or the one file."""
     if source.is_file():
         return [source]
+    if not source.exists():
+        raise MissingInputError(f"{source}: no such image or folder")
     paths = sorted(
         path
         for path in source.rglob("*")
@@ -80,7 +91,7 @@ def predict(
 
 def write(records: list[dict], output: Path) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
-    if output.suffix == ".json":
+    if output.suffix.lower() == ".json":
         output.write_text(json.dumps(records, indent=2) + "\n")
         return
     with output.open("w", newline="") as stream:
