@@ -9,6 +9,7 @@ import os
 import pickle
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,19 +34,35 @@ def load(path: Path, device: torch.device) -> dict[str, Any]:
     return torch.load(path, map_location=device, weights_only=True)
 
 
-def load_named(path: Path, device: torch.device, way_on: str) -> dict[str, Any]:
-    """`load`, where a damaged file is an error naming it and `way_on`, not a traceback."""
+def load_named(path: Path, device: torch.device, way_on: Callable[[], str]) -> dict[str, Any]:
+    """`load`, where a damaged file is an error naming it and the way on that `way_on()`
+    says (asked only then: it may try other files), not a traceback."""
     try:
         return load(path, device)
     except UNREADABLE as error:
         raise InvalidInputError(
             f"{path} is unreadable ({_reason(error)}): it was cut short or damaged. Restore "
-            f"it, or {way_on}"
+            f"it, or {way_on()}"
         ) from None
 
 
+def loads(path: Path, device: torch.device) -> bool:
+    """Whether `path` is a checkpoint that loads."""
+    try:
+        load(path, device)
+    except UNREADABLE:
+        return False
+    return True
+
+
 def _reason(error: BaseException) -> str:
-    return str(error).splitlines()[0] if str(error) else type(error).__name__
+    text = str(error)
+    if text.startswith("Weights only load failed"):
+        # torch's advice, to load with weights_only=False, is no advice for a damaged file:
+        # that would run whatever the bytes say. Its reason is the unpickler's line.
+        said = text.partition("WeightsUnpickler error:")[2].strip().splitlines()
+        return f"not a checkpoint torch reads safely: {said[0]}" if said else "not a checkpoint"
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def load_newest_intact(

@@ -156,16 +156,21 @@ def read_weights(
     if weights not in {"best", "last"}:
         raise InvalidInputError(f"--weights must be best or last, not {weights!r}")
     best, final = run_dir / "checkpoints" / "best.pt", run_dir / "model.pt"
-    again = f"train it again (`rerun {run_dir.name}`)"
+
+    def instead(other: Path, option: str) -> str:
+        """The way on from damaged weights: the other weights, where they load."""
+        if other.is_file() and checkpoint.loads(other, device):
+            which = "final" if option == "last" else "best"
+            return f"use the {which} weights (--weights {option})"
+        return f"train it again (`rerun {run_dir.name}`)"
+
     if weights == "best" and best.is_file():
-        way_on = "use the final weights (--weights last)" if final.is_file() else again
-        saved = checkpoint.load_named(best, device, way_on)
+        saved = checkpoint.load_named(best, device, lambda: instead(final, "last"))
         return saved["model"], best, saved["step"]
     if final.is_file():  # saved after the last step
-        way_on = "use the best weights (--weights best)" if best.is_file() else again
         records = read_metrics(run_dir)  # (none for weights from elsewhere)
         step = records[-1]["step"] if records else None
-        return checkpoint.load_named(final, device, way_on), final, step
+        return checkpoint.load_named(final, device, lambda: instead(best, "best")), final, step
     if found := checkpoint.load_newest_intact(run_dir / "checkpoints", device):
         saved, path = found
         print(f"note: {run_dir.name} did not finish: using {path.name}", file=sys.stderr)
