@@ -195,7 +195,8 @@ def resolve(runs_dir: Path, reference: str) -> Path:
         if not marker.is_file():
             if any(runs_dir.glob("*/config.yaml")):
                 raise MissingInputError(
-                    f"{marker} names no run (the last ones failed): name one; `runs` lists them"
+                    f"no run is 'latest' in {runs_dir} (the newest failed, or was cleaned away "
+                    "with the smoke runs): name one; `runs` lists them"
                 )
             raise MissingInputError(f"no runs yet in {runs_dir}: train first")
         reference = marker.read_text().strip()
