@@ -310,6 +310,9 @@ def train_run(
             pretrained = weights.resolve(config, init_from) if init_from else None
             state = manifest.git_state()
             record = manifest.Manifest(run_dir)
+            moved = manifest.code_moved(record.attempts, state) if resume else None
+            if moved and context.is_main:
+                typer.echo(moved, err=True)
             # A resumed attempt's changes go beside the first attempt's, which reproduce uses.
             attempt = len(record.attempts) + 1
             saved_into = run_dir / f"attempt-{attempt}" if attempt > 1 else run_dir

@@ -64,6 +64,20 @@ def git_state() -> dict[str, Any]:
     }
 
 
+def code_moved(attempts: list[dict[str, Any]], state: dict[str, Any]) -> str | None:
+    """A note when a resumed run goes on with other code than its last attempt ran: the
+    steps before and after come from two commits, which its figures do not show."""
+    then = ((attempts[-1] if attempts else {}).get("git") or {}).get("commit")
+    now = state.get("commit")
+    if not (then and now) or then == now:
+        return None
+    return (
+        f"note: resuming on commit {now[:8]}; the run's last attempt ran on {then[:8]} "
+        f"(`git diff {then[:8]} {now[:8]}` shows what changed). Its record keeps both; "
+        "`reproduce` rebuilds the first attempt's code alone"
+    )
+
+
 def keep_out_of_git(folder: Path) -> None:
     """Make `folder`, for runs, data or weights, with a `.gitignore` of `*` in it where it
     lies in the project and .gitignore does not cover it: a variable may put it anywhere,
