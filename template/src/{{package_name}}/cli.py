@@ -380,7 +380,9 @@ def train_run(
             except Preempted as stop:
                 if context.is_main:
                     record.finish("interrupted", message=str(stop))
-                    said = f"{stop}; resume with {resuming}"
+                    # A sweep's trial is not resumed alone: the sweep queues it again.
+                    go_on = "run the sweep again to go on" if trial else f"resume with {resuming}"
+                    said = f"{stop}; {go_on}"
                     typer.echo(said, err=True)
                     if trial is None:  # a sweep tells once, at its end
                         tell("run", run_dir.name, "stopped", said)

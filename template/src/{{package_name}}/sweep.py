@@ -224,9 +224,12 @@ def run_sweep(
         load_if_exists=True,
     )
     if study.trials:  # a requeued worker's, or the user's second sweep of the same name
+        retries, new = trials_to_run(study, sweep.trials)
+        plan = f"{retries} queued retr{'y' if retries == 1 else 'ies'} and " if retries else ""
         echo(
-            f"study {study_name} holds {len(study.trials)} trial(s) already: it goes on to "
-            f"{sweep.trials} (`sweep --study NAME` starts another)"
+            f"study {study_name} holds {len(study.trials)} trial(s) already: it runs {plan}"
+            f"{new} new trial(s), for {sweep.trials} in all (`sweep --study NAME` starts "
+            "another)"
         )
     worker = worker_id()
     for stale in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
@@ -237,26 +240,28 @@ def run_sweep(
             study.tell(stale.number, state=optuna.trial.TrialState.FAIL)
             echo(f"trial {stale.number} was cut off (its process was killed): marked FAIL")
             retry(study, stale, sweep.max_retries, echo)
-    while trials_left(study, sweep.trials):
-        run_trial(study, sweep, worker, train, echo)
-        if trials_left(study, sweep.trials):  # read as the sweep goes; the last one below
-            write_report(study, folder, echo)
-    write_report(study, folder, echo)  # last, with what every worker has told the study
+    try:
+        while any(trials_to_run(study, sweep.trials)):
+            run_trial(study, sweep, worker, train, echo)
+            if any(trials_to_run(study, sweep.trials)):  # read as the sweep goes
+                write_report(study, folder, echo)
+    finally:  # last, with what every worker has told the study: a stopped trial too
+        write_report(study, folder, echo)
     return study
 
 
-def trials_left(study, total: int) -> bool:
-    """Whether a retry is queued, or fewer than `total` trials have started.
+def trials_to_run(study, total: int) -> tuple[int, int]:
+    """The retries queued, and the new trials still to ask for to reach `total`.
 
     A failed trial that was queued again does not count: its retry stands in for it.
     """
     from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
-    if any(trial.state == TrialState.WAITING for trial in trials):
-        return True
+    retries = sum(trial.state == TrialState.WAITING for trial in trials)
     retried = {trial.user_attrs["retry_of"] for trial in trials if "retry_of" in trial.user_attrs}
-    return sum(trial.number not in retried for trial in trials) < total
+    counted = sum(trial.number not in retried for trial in trials)
+    return retries, max(total - counted, 0)
 
 
 def finished_trials(study) -> int:
