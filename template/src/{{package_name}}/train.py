@@ -181,7 +181,7 @@ def train(
                 torch.save(state.model.state_dict(), run_dir / "model.pt")  # weights, to infer
                 if checks.enabled:
                     pretrained = bool(config.model.init_from)
-                    check_learning(checks, state.first_val_loss, val, pretrained)
+                    check_learning(checks, state.first_val_loss, val, pretrained, state.step)
         except BaseException as error:  # the tracker records how the run ended; it goes on up
             if tracker:
                 tracker.close(ENDINGS.get(type(error), "failed"))
@@ -628,12 +628,14 @@ def overfit_one_batch(
 
 
 def check_learning(
-    checks: SmokeChecks, first: float, val: dict[str, float], pretrained: bool
+    checks: SmokeChecks, first: float, val: dict[str, float], pretrained: bool, steps: int
 ) -> None:
-    """The run must have learned: validation loss down by a margin, accuracy above a bar.
+    """The run must have learned in its `steps`: validation loss down by a margin, accuracy
+    above a bar.
 
     Weights that start trained (`pretrained`) may have little left to learn on the smoke
-    data: the message says so, rather than suspect the loss or the labels.
+    data: the message says so, rather than suspect the loss or the labels. It names the
+    steps too: the thresholds hold for smoke.yaml's schedule, not a shortened one.
     """
     last, accuracy = val["loss"], val["accuracy"]
     drop = 1 - last / first if math.isfinite(first) and first > 0 else math.nan
@@ -654,7 +656,8 @@ def check_learning(
             "weights that start trained (model.init_from) may have little left to learn: "
             "try it with smoke_checks.enabled=false"
             if pretrained
-            else "a broken loss, labels, optimiser or learning rate?"
+            else "a broken loss, labels, optimiser or learning rate? The thresholds are set "
+            f"for configs/smoke.yaml's schedule; this run took {steps} steps"
         )
         raise SmokeCheckError(
             "smoke check failed, the run did not learn: " + "; ".join(problems) + f" ({cause})"
