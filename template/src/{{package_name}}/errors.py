@@ -6,7 +6,14 @@ raise them. Anything else that goes wrong is a bug, and keeps its traceback.
 """
 
 import difflib
+import signal
 from collections.abc import Iterable
+
+# The signals that stop a run as a first Ctrl-C does, to be resumed (exit status 75): a
+# scheduler's preemption, and a closed terminal or SSH session (SIGHUP: Windows has none).
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 
 
 def did_you_mean(word: str, known: Iterable[str]) -> str:

@@ -32,7 +32,7 @@ from .config import Config, ConfigError, SmokeChecks, TrainConfig, to_yaml
 from .dataset import make_dataset, unnormalize
 from .datasets import DatasetInfo
 from .datasets import info as dataset_info
-from .errors import UserError
+from .errors import STOP_SIGNALS, UserError
 from .evaluate import autocast_type, evaluate, predictions_grid
 from .plots import feature_maps, input_grid
 from .tracking import Tracker
@@ -759,8 +759,7 @@ class StopSignals:
     is left is to write the run's record and exit, which another Ctrl-C would only cut short.
     """
 
-    EXIT_CODES = {signal.SIGTERM: 75, signal.SIGHUP: 75, signal.SIGINT: 130}  # EX_TEMPFAIL
-    NAMES = {signal.SIGTERM: "SIGTERM", signal.SIGHUP: "SIGHUP", signal.SIGINT: "Ctrl-C"}
+    EXIT_CODES = {**dict.fromkeys(STOP_SIGNALS, 75), signal.SIGINT: 130}  # EX_TEMPFAIL
 
     def __init__(self) -> None:
         self.received: int | None = None
@@ -782,8 +781,10 @@ class StopSignals:
 
     @property
     def name(self) -> str:
+        if self.received == signal.SIGINT:
+            return "Ctrl-C"
         # Another rank's signal stops this one too: that is preemption, SIGTERM.
-        return self.NAMES.get(self.received, "SIGTERM")
+        return signal.Signals(self.received or signal.SIGTERM).name
 
     @property
     def exit_code(self) -> int:
