@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidInputError, did_you_mean
+from .manifest import read_record
 from .runs import process_alive
 
 COLUMNS = (
@@ -61,8 +62,8 @@ def _timestamp(started_at: str | None) -> float:
 def summary(run_dir: Path) -> dict[str, Any]:
     """What the table shows of one run; None where the run has no such figure yet."""
     try:
-        attempts = json.loads((run_dir / "manifest.json").read_text()).get("attempts") or [{}]
-    except json.JSONDecodeError:  # cut short or edited: the run shows, and the others too
+        attempts = (read_record(run_dir) or {}).get("attempts") or [{}]
+    except InvalidInputError:  # cut short or edited: the run shows, and the others too
         attempts = [{"status": "unreadable"}]
     first, last = attempts[0], attempts[-1]
     git = first.get("git") or {}

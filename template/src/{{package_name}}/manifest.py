@@ -349,12 +349,18 @@ def read_record(run_dir: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        attempts = record.get("attempts", []) if isinstance(record, dict) else None
+        if not isinstance(attempts, list) or not all(isinstance(a, dict) for a in attempts):
+            raise ValueError("not a record of attempts")
+    except (ValueError, UnicodeDecodeError) as error:  # (JSONDecodeError is a ValueError)
+        syntax = isinstance(error, json.JSONDecodeError)
+        why = f"{error.msg}, line {error.lineno}" if syntax else error
         raise InvalidInputError(
-            f"{path} is damaged ({error.msg}, line {error.lineno}): the run's record cannot be "
-            "read. Repair its JSON (or restore it from a backup), or leave this run out"
+            f"{path} is damaged ({why}): the run's record cannot be read. Repair its JSON "
+            "(or restore it from a backup), or leave this run out"
         ) from None
+    return record
 
 
 class Manifest:
