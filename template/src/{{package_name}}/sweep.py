@@ -223,14 +223,6 @@ def run_sweep(
         ),
         load_if_exists=True,
     )
-    if study.trials:  # a requeued worker's, or the user's second sweep of the same name
-        retries, new = trials_to_run(study, sweep.trials)
-        plan = f"{retries} queued retr{'y' if retries == 1 else 'ies'} and " if retries else ""
-        echo(
-            f"study {study_name} holds {len(study.trials)} trial(s) already: it runs {plan}"
-            f"{new} new trial(s), for {sweep.trials} in all (`sweep --study NAME` starts "
-            "another)"
-        )
     worker = worker_id()
     for stale in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         attributes = stale.user_attrs
@@ -240,13 +232,26 @@ def run_sweep(
             study.tell(stale.number, state=optuna.trial.TrialState.FAIL)
             echo(f"trial {stale.number} was cut off (its process was killed): marked FAIL")
             retry(study, stale, sweep.max_retries, echo)
+    if study.trials:  # a requeued worker's, or the user's second sweep of the same name
+        retries, new = trials_to_run(study, sweep.trials)
+        plan = f"{retries} queued retr{'y' if retries == 1 else 'ies'} and " if retries else ""
+        echo(
+            f"study {study_name} holds {len(study.trials)} trial(s) already: it runs {plan}"
+            f"{new} new trial(s), for {sweep.trials} in all (`sweep --study NAME` starts "
+            "another)"
+        )
     try:
         while any(trials_to_run(study, sweep.trials)):
             run_trial(study, sweep, worker, train, echo)
             if any(trials_to_run(study, sweep.trials)):  # read as the sweep goes
                 write_report(study, folder, echo)
-    finally:  # last, with what every worker has told the study: a stopped trial too
-        write_report(study, folder, echo)
+    except BaseException:  # stopped: the report shows the stopped trial and its retry
+        try:
+            write_report(study, folder, echo)
+        except Exception as error:  # the stop's exit status (75: requeue me) matters more
+            echo(f"the sweep's report could not be written: {error}")
+        raise
+    write_report(study, folder, echo)  # last, with what every worker has told the study
     return study
 
 
