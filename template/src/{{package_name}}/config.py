@@ -239,8 +239,12 @@ def _schema(*layers, values: bool = True, check_model: bool = True):
 
     try:
         chosen = OmegaConf.merge(*layers)
-    except OmegaConfBaseException as error:
-        raise ConfigError(f"the config layers do not merge: {error}") from None
+    except (OmegaConfBaseException, TypeError) as error:  # TypeError: e.g. train=[1]
+        reason = str(error).splitlines()[0]
+        found = (_section_given_a_value(layers[0], layer) for layer in layers[1:])
+        if key := next(filter(None, found), None):  # base.yaml holds every section
+            reason = f"key '{key}': {key} holds settings, not one value: set one of them"
+        raise ConfigError(f"the config layers do not merge: {reason}") from None
     parts = []
     for section, modules in (("model", models), ("data", datasets)):
         name = OmegaConf.select(chosen, f"{section}.name")
