@@ -270,11 +270,10 @@ def update(
     )
     if result.skipped:
         typer.echo(f"\n{updating.describe_skipped(result.skipped)}")
-    for name, files in result.old_names.items():
-        typer.echo(
-            f"\nThese files still name the package by its old name, {name}: change it in them "
-            f"before you commit:\n  " + "\n  ".join(files)
-        )
+    if result.folders:
+        typer.echo(f"\n{updating.describe_folders(result.folders, result.ignored)}")
+    if result.old_names:
+        typer.echo(f"\n{updating.describe_old_names(result.old_names)}")
     if result.lock and not result.lock.present:
         typer.echo(f"\n{result.lock.describe()}")
 

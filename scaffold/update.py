@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -55,9 +56,11 @@ class UpdateResult:
     deleted: list[str] = field(default_factory=list)  # of `changed`: now gone
     lock: lockfile.Freshness | None = None  # the lock against the updated environment files
     # Of `changed`: files moved to a new path (old, new), the template's (edits carried
-    # over) and the user's own in a folder that new answers renamed...
+    # over) and the user's own in a folder that new answers renamed (`package_name`)...
     moved: list[tuple[str, str]] = field(default_factory=list)
-    # ...and the files that still import the folder's old package name: {old name: files}.
+    folders: list[tuple[str, str]] = field(default_factory=list)  # ...those folders (old, new)
+    ignored: list[str] = field(default_factory=list)  # files git ignores, left in them
+    # ...and the files that still name the old package: {old name: files}.
     old_names: dict[str, list[str]] = field(default_factory=dict)
 
     @property
@@ -165,12 +168,14 @@ def update_project(
     try:
         with termination_as_interrupt():  # a cancelled CI job, `kill`, a closed terminal
             moves = _moves(current, target, answers, after, bundle)
-            renames = _template_renames(moves, current, answers, bundle, project)
+            renames, deleted_before = _template_renames(moves, current, answers, bundle, project)
             _run_copier_update(project, target, new_answers, defaults, conflict, bundle)
             answers_module.refuse_unasked(new_answers, _scaffold_answers(project), questions)
             kept_binaries = _carry_edits_over_renames(project, renames)
+            for path in deleted_before:  # deleted by the user: it stays deleted, moved or not
+                (project / path).unlink(missing_ok=True)
             folders = _renamed_folders(target, answers, after, bundle)
-            own_moves, left = _move_own_files(project, folders)
+            own = _move_own_files(project, folders)
     except BaseException as error:
         git.git("reset", "--quiet", "--hard", "HEAD", cwd=project)
         git.git("clean", "--quiet", "-d", "--force", cwd=project)
@@ -183,48 +188,73 @@ def update_project(
     changed = git.dirty_paths(project)
     moved = [
         (old, new)
-        for old, new in [*moves, *own_moves]
+        for old, new in [*moves, *own.moved]
         if old in changed and os.path.lexists(project / new) and not os.path.lexists(project / old)
     ]
     # Before staging, where git would pair a deleted file with a new one as a rename.
     gone = {old for old, _ in moved}
     deleted = [p for p in changed if p not in gone and not os.path.lexists(project / p)]
     lock = lockfile.check_freshness(project)
-    conflicts = sorted({*conflicted_files(project), *kept_binaries, *left})
+    old_names = _still_named(project, folders)
+    notes = [
+        describe_skipped(skipped) if skipped else "",
+        describe_folders(folders, own.ignored) if folders else "",
+        describe_old_names(old_names),
+    ]
+    marked = conflicted_files(project)
+    conflicts = sorted({*marked, *kept_binaries, *own.left})
     if conflicts:
-        how = (
-            "edit the *.rej files' hunks into place, delete the .rej files"
-            if conflict == "rej"
-            else "resolve the <<<<<<< / >>>>>>> markers"
-        )
-        if kept_binaries:
-            how += (
-                "; your edited binary file(s) the template renamed stay at the old path "
-                "beside its new file: keep one of the two"
-            )
-        if left:
-            how += (
-                "; your file(s) in a renamed folder stay at the old path, as the new folder "
-                "has a file of that name: keep one of the two"
-            )
         message = commit_message(current, target, new_answers)
-        relock = (
-            " `scaffold lock` (the update changed the environment files: the commit needs a "
-            "lock that matches them),"
-            if lock.present and not lock.fresh
-            else ""
-        )
         raise ConflictError(
             f"Updated to template v{target}, with conflicts in {len(conflicts)} file(s): "
-            f"{how}, then{relock} `git add --all` and `git commit -m '{message}'`."
-            + (f"\n{describe_skipped(skipped)}" if skipped else ""),
+            f"{_how_to_settle(marked, kept_binaries, own.left)}, then"
+            f"{_relock_step(lock)} `git add --all` and `git commit -m '{message}'`."
+            + "".join(f"\n{note}" for note in notes if note),
             conflicts,
         )
     git.git("add", "--all", cwd=project)
     message = commit_message(current, target, new_answers)
-    old_names = _still_imported(project, folders)
     return UpdateResult(
-        current, target, changed, message, skipped, deleted, lock, moved, old_names
+        current,
+        target,
+        changed,
+        message,
+        skipped,
+        deleted,
+        lock,
+        moved,
+        folders,
+        own.ignored,
+        old_names,
+    )
+
+
+def _how_to_settle(marked: list[str], kept_binaries: list[str], left: list[str]) -> str:
+    """The steps that settle an update's conflicts, for the kinds it left."""
+    steps = []
+    if any(not path.endswith(".rej") for path in marked):
+        steps.append("resolve the <<<<<<< / >>>>>>> markers")
+    if any(path.endswith(".rej") for path in marked):
+        steps.append("edit the *.rej files' hunks into place, delete the .rej files")
+    if kept_binaries:
+        steps.append(
+            "your edited binary file(s) the template renamed stay at the old path beside its "
+            "new file: keep one of the two"
+        )
+    if left:
+        steps.append(
+            "your file(s) in a renamed folder stay at the old path, as the new folder has a "
+            "file of that name: keep one of the two"
+        )
+    return "; ".join(steps)
+
+
+def _relock_step(lock: lockfile.Freshness) -> str:
+    return (
+        " `scaffold lock` (the update changed the environment files: the commit needs a lock "
+        "that matches them),"
+        if lock.present and not lock.fresh
+        else ""
     )
 
 
@@ -498,28 +528,32 @@ def _template_renames(
     answers: dict[str, Any],
     bundle: Path,
     project: Path,
-) -> list[_Rename]:
-    """Of `moves`, the files the user has edited.
+) -> tuple[list[_Rename], list[str]]:
+    """Of `moves`, the files the user has edited, and the new paths of those the user has
+    deleted (where nothing is yet).
 
     Copier drops the edits of a moved file silently (it deletes the old path and writes the
-    new one fresh), so they are collected here, before the update, to be merged afterwards.
-    Files are compared as bytes: a renamed image is as ordinary as a renamed module.
+    new one fresh), and writes a file the user deleted afresh at its new path, so both are
+    collected here, before the update, to be set right afterwards. Files are compared as
+    bytes: a renamed image is as ordinary as a renamed module.
     """
-    # Only moves of files the repo has are worth regenerating the old version for.
-    moves = [(old, new) for old, new in moves if (project / old).is_file()]
     if not moves:
-        return []
-    renames = []
+        return [], []
+    renames, deleted = [], []
     with tempfile.TemporaryDirectory(prefix="scaffold-renames-") as tmp:
         old_render = _render_version(bundle, current, answers, Path(tmp) / "old")
         for old, new in moves:
             user_file, template_file = project / old, old_render / old
             if not template_file.is_file():
                 continue
+            if not os.path.lexists(user_file):
+                if not os.path.lexists(project / new):
+                    deleted.append(new)
+                continue
             user_bytes, old_bytes = user_file.read_bytes(), template_file.read_bytes()
             if user_bytes != old_bytes:
                 renames.append(_Rename(old, new, old_bytes, user_bytes))
-    return renames
+    return renames, deleted
 
 
 def _template_files(version: str, bundle: Path) -> list[str]:
@@ -557,16 +591,23 @@ def _renamed_folders(
     )
 
 
-def _move_own_files(
-    project: Path, folders: list[tuple[str, str]]
-) -> tuple[list[tuple[str, str]], list[str]]:
-    """Move the user's own files from each renamed folder into its new name, as a rename
-    of the folder would: copier moved only the template's. Returns the moves, and the
-    files left in place because the new folder has a file of that name."""
-    moved, left = [], []
+@dataclass(frozen=True)
+class _OwnFiles:
+    """What `_move_own_files` did with the user's files in the folders new answers renamed."""
+
+    moved: list[tuple[str, str]]  # (old, new path)
+    left: list[str]  # in place: the new folder has a file of that name (a conflict)
+    ignored: list[str]  # in place: files git ignores, which the user may want moved
+
+
+def _move_own_files(project: Path, folders: list[tuple[str, str]]) -> _OwnFiles:
+    """Move the user's files from each renamed folder into its new name, as a rename of the
+    folder would: copier moved only the template's. Python's caches are dropped; other
+    files git ignores stay, and are named."""
+    moved, left, ignored = [], [], []
     for old, new in folders:
         tracked = git.git("ls-files", "-z", "--", old, cwd=project).split("\0")
-        for path in (path for path in tracked if path and (project / path).is_file()):
+        for path in (path for path in tracked if path and os.path.lexists(project / path)):
             destination = new + path.removeprefix(old)
             if os.path.lexists(project / destination):
                 left.append(path)
@@ -574,25 +615,69 @@ def _move_own_files(
             (project / destination).parent.mkdir(parents=True, exist_ok=True)
             (project / path).rename(project / destination)
             moved.append((path, destination))
+        for cache in list((project / old).rglob("__pycache__")):  # the old name's bytecode
+            shutil.rmtree(cache, ignore_errors=True)
         for folder, _, _ in sorted(os.walk(project / old), reverse=True):  # deepest first
-            with contextlib.suppress(OSError):  # not empty: ignored files, or one left
+            with contextlib.suppress(OSError):  # not empty: files git ignores, or one left
                 os.rmdir(folder)
-    return moved, left
+        if (project / old).is_dir():
+            ignored += [
+                path.relative_to(project).as_posix()
+                for path in sorted((project / old).rglob("*"))
+                if not path.is_dir() and path.relative_to(project).as_posix() not in left
+            ]
+    return _OwnFiles(moved, left, ignored)
 
 
-def _still_imported(project: Path, folders: list[tuple[str, str]]) -> dict[str, list[str]]:
-    """For each renamed folder that is a Python package, the tracked files that still import
-    it, or run it (`-m name`), by its old name."""
+def _still_named(project: Path, folders: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """For each renamed folder that is a Python package, the files (tracked, or new and not
+    ignored) that still name it by its old name as code does: `import name`, `from name`,
+    `-m name` (also as `"-m", "name"`), a quoted module path ('name.train.x',
+    "name.cli:app"), `--cov=name`. A quoted name alone may be a project's name: not one."""
     found = {}
     for old, new in folders:
         name = old.rpartition("/")[2]
         if not (name.isidentifier() and new.rpartition("/")[2].isidentifier()):
             continue
-        pattern = rf"(^|[^.[:alnum:]_])(from|import|-m)[[:space:]]+{name}([^[:alnum:]_]|$)"
-        files = git.git("grep", "-l", "-I", "-E", "-e", pattern, cwd=project, check=False)
+        end = "([^[:alnum:]_]|$)"
+        patterns = [
+            rf"(^|[^.[:alnum:]_])(from|import|-m)[[:space:]]+{name}{end}",
+            rf"-m[\"'],[[:space:]]*[\"']{name}[\"']",
+            rf"[\"']{name}[.:][[:alpha:]_]",
+            rf"--cov={name}{end}",
+        ]
+        options = [argument for pattern in patterns for argument in ("-e", pattern)]
+        files = git.git(
+            "grep", "--untracked", "-l", "-I", "-E", *options, cwd=project, check=False
+        )
         if files:
             found[name] = files.splitlines()
     return found
+
+
+def describe_old_names(old_names: dict[str, list[str]]) -> str:
+    """What to tell the user of the files `_still_named` found."""
+    return "\n".join(
+        f"These files still name the package by its old name, {name}: change it in them "
+        "before you commit:\n  " + "\n  ".join(files)
+        for name, files in old_names.items()
+    )
+
+
+def describe_folders(folders: list[tuple[str, str]], ignored: list[str]) -> str:
+    """What to tell the user of the folders new answers renamed: the package must be
+    installed again under its new name, and files git ignores stayed behind."""
+    lines = [
+        f"{old}/ is now {new}/: install the project again (as its README says, e.g. `pip "
+        "install --editable .`), for Python and its commands to find the new name."
+        for old, new in folders
+    ]
+    if ignored:
+        lines.append(
+            "Files git ignores stayed in the old folder: move them, or delete them: "
+            + ", ".join(ignored)
+        )
+    return "\n".join(lines)
 
 
 RENAME_SIMILARITY = "40%"  # git's default is 50%: a file moved and rewritten is still moved
@@ -717,6 +802,8 @@ def _carry_edits_over_renames(project: Path, renames: list[_Rename]) -> list[str
             if collisions:  # merge-file's exit code: how many
                 _record_unmerged(project, rename.new, (base, user, template))
         old_path.unlink(missing_ok=True)
+        # With --conflict rej, copier's patch of the old path failed: its hunks are merged.
+        (project / f"{rename.old}.rej").unlink(missing_ok=True)
     return kept
 
 

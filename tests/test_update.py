@@ -197,8 +197,17 @@ def test_a_new_package_name_moves_the_package_with_the_users_edits_and_files(
     (package / "train.py").write_text((package / "train.py").read_text() + "# my note\n")
     (package / "extra").mkdir()
     (package / "extra" / "mine.py").write_text("from proj import train\n")
+    (package / "sweep.py").unlink()  # a file of the template's that this repo does without
     (project / "run.sh").write_text("python -m proj train\n")
+    (project / "tests" / "test_mine.py").write_text(
+        'import sys\nCOMMAND = [sys.executable, "-m", "proj"]\nPATCHED = "proj.train.x"\n'
+    )
+    (project / "tests" / "test_other.py").write_text("import projects\nX = 'proj2.a'\n")
     commit(project, "feat: mine")
+    (package / "local.cfg").write_text("mine, ignored\n")
+    (project / ".git" / "info" / "exclude").write_text("local.cfg\n")
+    (package / "__pycache__").mkdir(exist_ok=True)
+    (package / "__pycache__" / "train.cpython-311.pyc").write_bytes(b"")
 
     result = CliRunner().invoke(
         app, ["update", str(project), "--defaults", "--data", "package_name=renamed"]
@@ -208,18 +217,37 @@ def test_a_new_package_name_moves_the_package_with_the_users_edits_and_files(
     renamed = project / "src" / "renamed"
     assert (renamed / "train.py").read_text().endswith("\n# my note\n")
     assert (renamed / "extra" / "mine.py").read_text() == "from proj import train\n"
-    assert not package.exists()
+    assert not (renamed / "sweep.py").exists()  # deleted, it stays deleted
+    assert sorted(p.name for p in package.iterdir()) == ["local.cfg"]
     assert "  src/proj/train.py -> src/renamed/train.py\n" in result.output
     assert "  src/proj/extra/mine.py -> src/renamed/extra/mine.py\n" in result.output
     assert "(deleted" not in result.output
     assert (
+        "src/proj/ is now src/renamed/: install the project again (as its README says, e.g. "
+        "`pip install --editable .`), for Python and its commands to find the new name.\n"
+        "Files git ignores stayed in the old folder: move them, or delete them: "
+        "src/proj/local.cfg\n"
+    ) in result.output
+    assert (
         "These files still name the package by its old name, proj: change it in them before "
-        "you commit:\n  run.sh\n  src/renamed/extra/mine.py\n"
+        "you commit:\n  run.sh\n  src/renamed/extra/mine.py\n  tests/test_mine.py\n"
     ) in result.output
     fresh = new_project(tmp_path / "fresh", defaults=True, data={"package_name": "renamed"})
     made = set(git("ls-files", cwd=fresh.path).splitlines())
     staged = set(git("ls-files", cwd=project).splitlines())
-    assert staged - made == {"run.sh", "src/renamed/extra/mine.py"} and made <= staged
+    mine = {"run.sh", "src/renamed/extra/mine.py", "tests/test_mine.py", "tests/test_other.py"}
+    assert staged - made == mine and made - staged == {"src/renamed/sweep.py"}
+
+
+def test_a_new_package_name_with_rej_conflicts_leaves_no_reject_of_edits_it_carried(
+    project: Path,
+) -> None:
+    train = project / "src" / "proj" / "train.py"
+    train.write_text('"""Mine."""\n' + train.read_text())
+    commit(project, "docs: mine")
+    update_project(project, data={"package_name": "renamed"}, defaults=True, conflict="rej")
+    assert (project / "src" / "renamed" / "train.py").read_text().startswith('"""Mine."""\n')
+    assert not (project / "src" / "proj").exists()
 
 
 def test_a_file_moved_then_rewritten_over_releases_keeps_the_users_edits(
