@@ -8,6 +8,8 @@ update a half-merged tree.
 
 import logging
 import signal
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -51,10 +53,27 @@ def signal_of(interrupt: BaseException) -> int:
 
 @contextmanager
 def termination_as_interrupt() -> Iterator[None]:
-    """Raise `Terminated` (a KeyboardInterrupt) on SIGTERM or SIGHUP inside the block."""
+    """Raise `Terminated` (a KeyboardInterrupt) on SIGTERM or SIGHUP inside the block.
+
+    A signal's exception is raised wherever the main thread is, and where that is a
+    weakref callback or a `__del__` run by the garbage collector, Python prints it as
+    "Exception ignored" and goes on: the command then waited at its question for ever.
+    Inside the block, such a swallowed interrupt is sent again, to be raised in ordinary
+    code (Ctrl-C's too).
+    """
 
     def interrupt(signum: int, frame: object) -> None:
         raise Terminated(signum)
+
+    def send_again(unraisable: "sys.UnraisableHookArgs") -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            # From another thread, a moment later: sent from here, or while this hook still
+            # runs, its handler would raise in here again. (Swallowed again, it is sent again.)
+            again = threading.Timer(0.05, signal.raise_signal, (signal_of(unraisable.exc_value),))
+            again.daemon = True
+            again.start()
+        else:
+            hook(unraisable)
 
     previous = {}
     try:
@@ -62,8 +81,10 @@ def termination_as_interrupt() -> Iterator[None]:
             previous[signum] = signal.signal(signum, interrupt)
     except ValueError:  # not the main thread, where Python cannot handle signals
         pass
+    hook, sys.unraisablehook = sys.unraisablehook, send_again
     try:
         yield
     finally:
+        sys.unraisablehook = hook
         for signum, handler in previous.items():
             signal.signal(signum, handler)
