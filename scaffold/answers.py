@@ -19,6 +19,23 @@ from scaffold.errors import ScaffoldError
 Questions = dict[str, dict[str, Any]]
 
 
+def project_root(path: Path) -> Path:
+    """The generated project holding `path`: the nearest folder from `path` up to the top
+    of its git repository that has an answers file (the top itself, for a generated repo;
+    a folder within, for a project `scaffold new --no-git` made inside another repository).
+    Without one, the top of the git repository, or `path` outside any."""
+    from scaffold import git, template_history
+
+    start = path.resolve()
+    top = git.repo_root(start)
+    for folder in [start, *start.parents]:
+        if (folder / template_history.ANSWERS_FILE).is_file():
+            return folder
+        if folder == top:
+            break
+    return top or start
+
+
 def load(path: Path) -> dict[str, Any]:
     """A repo's answers file, read: a file hand-edited into invalid YAML is a one-line error
     that says how to get it back, not a parser's traceback."""

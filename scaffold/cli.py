@@ -322,9 +322,9 @@ def lock(
     ] = False,
 ) -> None:
     """Pin the conda environment for every platform in conda-lock.yml (no conda needed)."""
-    from scaffold import git, lockfile, locking
+    from scaffold import answers, lockfile, locking
 
-    project = git.repo_root(path) or path.resolve()
+    project = answers.project_root(path)
     if check:
         locking.require_environment(project)
         freshness = lockfile.check_freshness(project)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from scaffold import answers as answers_module
 from scaffold import environments, git, images, lockfile, locking, template_history, update
 from scaffold.errors import EngineError, ScaffoldError
 
@@ -34,7 +35,7 @@ class Finding:
 def check_git(project: Path) -> Finding:
     if not git.is_repo_root(project):
         return Finding(
-            "git", False, f"{project} is not inside a git repository: run `git init` there."
+            "git", False, f"{project} has no git repository of its own: run `git init` there."
         )
     if killed := update.killed_update(project):
         return Finding("git", False, killed)
@@ -272,7 +273,7 @@ def diagnose(path: Path) -> list[Finding]:
         root = git.repo_root(path)
     except ScaffoldError as error:  # e.g. git is not installed
         return [Finding("git", False, str(error))]
-    project = root or path.resolve()
+    project = answers_module.project_root(path)
     if not (project / template_history.ANSWERS_FILE).is_file():
         answers = template_history.ANSWERS_FILE
         why = f"no git repository, no {answers}" if root is None else f"no {answers} at its root"
@@ -280,8 +281,8 @@ def diagnose(path: Path) -> list[Finding]:
             Finding(
                 "project",
                 False,
-                f"{project} is not a generated repo ({why}): cd into one, or make one with "
-                "`scaffold new`.",
+                f"{root or path.resolve()} is not a generated repo ({why}): cd into one, or "
+                "make one with `scaffold new`.",
             )
         ]
     findings = []

@@ -325,8 +325,8 @@ def commit_message(current: str, target: str, changed_answers: Iterable[str]) ->
 
 
 def _root_of(project: Path) -> Path:
-    """The top of the git repo holding `project`, as git finds it; `project` outside one."""
-    return git.repo_root(project) or project.resolve()
+    """The generated project holding `project` (`answers.project_root`)."""
+    return answers_module.project_root(project)
 
 
 def _scaffold_answers(project: Path) -> dict[str, Any]:
@@ -419,7 +419,7 @@ def _alive(pid: object) -> bool:
 def _refuse_unsafe_start(project: Path) -> None:
     if not git.is_repo_root(project):
         raise ScaffoldError(
-            f"{project} is not inside a git repository; scaffold update merges through "
+            f"{project} has no git repository of its own; scaffold update merges through "
             "git. Run `git init && git add -A && git commit -m 'chore: import'` first."
         )
     killed = _killed_update_state(project)

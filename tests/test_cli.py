@@ -227,6 +227,21 @@ def test_new_inside_another_repository_says_it_nests_one(tmp_path: Path) -> None
     assert f"is inside the git repository {outer}" in result.output
 
 
+def test_doctor_judges_a_project_made_without_git_inside_another_repository(
+    tmp_path: Path,
+) -> None:
+    outer = tmp_path / "outer"
+    subprocess.run(["git", "init", "--quiet", str(outer)], check=True)
+    inner = outer / "inner"
+    made = runner.invoke(app, ["new", str(inner), "--defaults", "--no-lock", "--no-git"])
+    assert made.exit_code == 0, made.output
+    result = runner.invoke(app, ["doctor", str(inner / "src")])
+    assert "ok   template:" in result.output, result.output  # inner's, not outer's
+    assert f"FAIL git: {inner} has no git repository of its own: run `git init` there." in (
+        result.output
+    )
+
+
 def test_ctrl_c_where_nothing_was_left_to_undo_is_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -600,7 +600,7 @@ def test_a_repo_of_another_copier_template_is_neither_checked_nor_updated(
 
 def test_directory_without_git_is_refused(tmp_path: Path) -> None:
     project = new_project(tmp_path / "nogit", defaults=True, init_git=False).path
-    with pytest.raises(ScaffoldError, match="not inside a git repository"):
+    with pytest.raises(ScaffoldError, match="has no git repository of its own"):
         update_project(project)
 
 
