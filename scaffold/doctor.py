@@ -155,6 +155,10 @@ def check_hooks(project: Path) -> Finding:
     """The commit hooks of .pre-commit-config.yaml are installed in this clone."""
     if not (project / ".pre-commit-config.yaml").is_file():
         return Finding("hooks", True, "no .pre-commit-config.yaml: no hooks to install.")
+    if not git.is_repo_root(project):  # the hooks would be another repository's
+        return Finding(
+            "hooks", False, "no git repository of its own to install them in: `git init` first."
+        )
     hooks = Path(git.git("rev-parse", "--git-path", "hooks", cwd=project))
     hooks = hooks if hooks.is_absolute() else project / hooks
     missing = [

@@ -169,13 +169,18 @@ def update_project(
         with termination_as_interrupt():  # a cancelled CI job, `kill`, a closed terminal
             moves = _moves(current, target, answers, after, bundle)
             renames, deleted_before = _template_renames(moves, current, answers, bundle, project)
-            _run_copier_update(project, target, new_answers, defaults, conflict, bundle)
+            unanswered = [name for name in questions if name not in {**answers, **new_answers}]
+            _run_copier_update(
+                project, target, new_answers, defaults, conflict, bundle, unanswered
+            )
             answers_module.refuse_unasked(new_answers, _scaffold_answers(project), questions)
             kept_binaries = _carry_edits_over_renames(project, renames)
             for path in deleted_before:  # deleted by the user: it stays deleted, moved or not
                 (project / path).unlink(missing_ok=True)
             folders = _renamed_folders(target, answers, after, bundle)
             own = _move_own_files(project, folders)
+            for path, beside in own.left:  # settled by the user, as any conflict
+                _record_unmerged(project, path, {3: project / beside})
     except BaseException as error:
         git.git("reset", "--quiet", "--hard", "HEAD", cwd=project)
         git.git("clean", "--quiet", "-d", "--force", cwd=project)
@@ -201,13 +206,14 @@ def update_project(
         describe_folders(folders, own.ignored) if folders else "",
         describe_old_names(old_names),
     ]
-    marked = conflicted_files(project)
-    conflicts = sorted({*marked, *kept_binaries, *own.left})
+    kept = {*kept_binaries, *dict(own.left)}  # unmerged too, but with no markers
+    marked = [path for path in conflicted_files(project) if path not in kept]
+    conflicts = sorted({*marked, *kept})
     if conflicts:
         message = commit_message(current, target, new_answers)
         raise ConflictError(
             f"Updated to template v{target}, with conflicts in {len(conflicts)} file(s): "
-            f"{_how_to_settle(marked, kept_binaries, own.left)}, then"
+            f"{_how_to_settle(marked, kept_binaries, list(dict(own.left)))}, then"
             f"{_relock_step(lock)} `git add --all` and `git commit -m '{message}'`."
             + "".join(f"\n{note}" for note in notes if note),
             conflicts,
@@ -465,8 +471,15 @@ def _target_version(current: str, requested: str | None, bundle: Path) -> str:
 
 
 def _run_copier_update(
-    project: Path, target: str, data: dict[str, Any], defaults: bool, conflict: str, bundle: Path
+    project: Path,
+    target: str,
+    data: dict[str, Any],
+    defaults: bool,
+    conflict: str,
+    bundle: Path,
+    new_questions: list[str],
 ) -> None:
+    """Copier's update, its errors told as scaffold's. `new_questions`: what it may ask."""
     from copier import run_update
     from copier.errors import InteractiveSessionError
 
@@ -485,8 +498,8 @@ def _run_copier_update(
             )
     except InteractiveSessionError as error:
         raise ScaffoldError(
-            "The new template version asks new questions and there is no terminal: "
-            "pass --defaults, or --data key=value for them."
+            f"The new template version asks new questions ({', '.join(new_questions)}) and "
+            "there is no terminal: pass --defaults, or --data key=value for them."
         ) from error
     except Exception as error:
         if user_error := answers_module.copier_rejection(error):
@@ -596,7 +609,7 @@ class _OwnFiles:
     """What `_move_own_files` did with the user's files in the folders new answers renamed."""
 
     moved: list[tuple[str, str]]  # (old, new path)
-    left: list[str]  # in place: the new folder has a file of that name (a conflict)
+    left: list[tuple[str, str]]  # in place, as the new folder has a file of that name
     ignored: list[str]  # in place: files git ignores, which the user may want moved
 
 
@@ -610,7 +623,7 @@ def _move_own_files(project: Path, folders: list[tuple[str, str]]) -> _OwnFiles:
         for path in (path for path in tracked if path and os.path.lexists(project / path)):
             destination = new + path.removeprefix(old)
             if os.path.lexists(project / destination):
-                left.append(path)
+                left.append((path, destination))
                 continue
             (project / destination).parent.mkdir(parents=True, exist_ok=True)
             (project / path).rename(project / destination)
@@ -624,7 +637,7 @@ def _move_own_files(project: Path, folders: list[tuple[str, str]]) -> _OwnFiles:
             ignored += [
                 path.relative_to(project).as_posix()
                 for path in sorted((project / old).rglob("*"))
-                if not path.is_dir() and path.relative_to(project).as_posix() not in left
+                if not path.is_dir() and path.relative_to(project).as_posix() not in dict(left)
             ]
     return _OwnFiles(moved, left, ignored)
 
@@ -667,11 +680,15 @@ def describe_old_names(old_names: dict[str, list[str]]) -> str:
 def describe_folders(folders: list[tuple[str, str]], ignored: list[str]) -> str:
     """What to tell the user of the folders new answers renamed: the package must be
     installed again under its new name, and files git ignores stayed behind."""
-    lines = [
-        f"{old}/ is now {new}/: install the project again (as its README says, e.g. `pip "
-        "install --editable .`), for Python and its commands to find the new name."
-        for old, new in folders
-    ]
+    lines = []
+    for old, new in folders:
+        before, after = old.rpartition("/")[2], new.rpartition("/")[2]
+        lines.append(
+            f"{old}/ is now {new}/: install the project again under its new name (`pip "
+            f"uninstall {before.replace('_', '-')}`, then as its README says, e.g. `pip "
+            "install --editable .`). Environment variables named after the package change "
+            f"too: {before.upper()}_* is now {after.upper()}_* (e.g. {after.upper()}_RUNS_DIR)."
+        )
     if ignored:
         lines.append(
             "Files git ignores stayed in the old folder: move them, or delete them: "
@@ -775,6 +792,9 @@ def _carry_edits_over_renames(project: Path, renames: list[_Rename]) -> list[str
         if not all(_is_text(content) for content in texts):
             old_path.parent.mkdir(parents=True, exist_ok=True)
             old_path.write_bytes(rename.user_bytes)
+            with tempfile.TemporaryDirectory(prefix="scaffold-merge-") as tmp:
+                (Path(tmp) / "base").write_bytes(rename.old_template_bytes)
+                _record_unmerged(project, rename.old, {1: Path(tmp) / "base", 3: new_path})
             kept.append(rename.old)
             continue
         with tempfile.TemporaryDirectory(prefix="scaffold-merge-") as tmp:
@@ -800,20 +820,21 @@ def _carry_edits_over_renames(project: Path, renames: list[_Rename]) -> list[str
             )
             new_path.write_bytes(merged.read_bytes())
             if collisions:  # merge-file's exit code: how many
-                _record_unmerged(project, rename.new, (base, user, template))
+                _record_unmerged(project, rename.new, {1: base, 2: user, 3: template})
         old_path.unlink(missing_ok=True)
         # With --conflict rej, copier's patch of the old path failed: its hunks are merged.
         (project / f"{rename.old}.rej").unlink(missing_ok=True)
     return kept
 
 
-def _record_unmerged(project: Path, path: str, stages: tuple[Path, Path, Path]) -> None:
-    """Mark `path` as unmerged in git's index (base, yours, the template's), as copier marks
-    the conflicts of its own merges: git then lists it as conflicted and refuses to commit
-    it until it is resolved and added."""
+def _record_unmerged(project: Path, path: str, stages: dict[int, Path]) -> None:
+    """Mark `path` as unmerged in git's index, as copier marks the conflicts of its own
+    merges: git then lists it as conflicted (as does `scaffold doctor`) and refuses to
+    commit it until it is resolved and added. `stages` holds the files of git's sides: 1
+    the base, 2 yours (default: `path` as it is), 3 the template's."""
     mode = "100755" if (project / path).stat().st_mode & 0o111 else "100644"
-    entries = [f"0 {'0' * 40}\t{path}"]  # no stage-0 entry beside the three
-    for stage, content in enumerate(stages, start=1):
+    entries = [f"0 {'0' * 40}\t{path}"]  # no stage-0 entry beside the others
+    for stage, content in sorted({2: project / path, **stages}.items()):
         blob = git.git("hash-object", "-w", str(content), cwd=project)
         entries.append(f"{mode} {blob} {stage}\t{path}")
     git.git("update-index", "--index-info", cwd=project, stdin="\n".join(entries) + "\n")

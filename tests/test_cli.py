@@ -240,6 +240,10 @@ def test_doctor_judges_a_project_made_without_git_inside_another_repository(
     assert f"FAIL git: {inner} has no git repository of its own: run `git init` there." in (
         result.output
     )
+    # not the outer repository's hooks, which `pre-commit install` here would have set
+    assert "FAIL hooks: no git repository of its own to install them in: `git init` first." in (
+        result.output
+    )
 
 
 def test_ctrl_c_where_nothing_was_left_to_undo_is_one_line(

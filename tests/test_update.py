@@ -223,8 +223,10 @@ def test_a_new_package_name_moves_the_package_with_the_users_edits_and_files(
     assert "  src/proj/extra/mine.py -> src/renamed/extra/mine.py\n" in result.output
     assert "(deleted" not in result.output
     assert (
-        "src/proj/ is now src/renamed/: install the project again (as its README says, e.g. "
-        "`pip install --editable .`), for Python and its commands to find the new name.\n"
+        "src/proj/ is now src/renamed/: install the project again under its new name (`pip "
+        "uninstall proj`, then as its README says, e.g. `pip install --editable .`). "
+        "Environment variables named after the package change too: PROJ_* is now RENAMED_* "
+        "(e.g. RENAMED_RUNS_DIR).\n"
         "Files git ignores stayed in the old folder: move them, or delete them: "
         "src/proj/local.cfg\n"
     ) in result.output
@@ -237,6 +239,25 @@ def test_a_new_package_name_moves_the_package_with_the_users_edits_and_files(
     staged = set(git("ls-files", cwd=project).splitlines())
     mine = {"run.sh", "src/renamed/extra/mine.py", "tests/test_mine.py", "tests/test_other.py"}
     assert staged - made == mine and made - staged == {"src/renamed/sweep.py"}
+
+
+def test_a_file_of_ones_own_whose_name_the_renamed_package_has_is_a_conflict(
+    project: Path,
+) -> None:
+    """It stays at the old path, unmerged: git refuses the commit, and doctor names it, until
+    the user keeps one of the two."""
+    (project / "src" / "proj" / "mine.py").write_text("# mine\n")
+    (project / "src" / "renamed").mkdir()
+    (project / "src" / "renamed" / "mine.py").write_text("# another\n")
+    commit(project, "feat: two of mine")
+    with pytest.raises(ConflictError) as raised:
+        update_project(project, data={"package_name": "renamed"}, defaults=True)
+    assert raised.value.files == ["src/proj/mine.py"]
+    assert "your file(s) in a renamed folder stay at the old path" in str(raised.value)
+    assert "markers" not in str(raised.value)
+    git_finding = doctor.diagnose(project)[0]
+    assert not git_finding.ok and "src/proj/mine.py" in git_finding.message
+    assert git("show", ":3:src/proj/mine.py", cwd=project) == "# another"  # the other side
 
 
 def test_a_new_package_name_with_rej_conflicts_leaves_no_reject_of_edits_it_carried(
@@ -664,6 +685,17 @@ def test_an_answer_to_a_question_not_asked_is_refused_and_the_repo_left_alone(
     no_cuda = {"cuda_version": "none", "cuda_toolchain": "true"}  # the toolchain needs CUDA
     with pytest.raises(ScaffoldError, match="only when cuda_version != 'none', which these"):
         update_project(project, data=no_cuda, defaults=True)
+    assert dirty_paths(project) == []
+
+
+def test_new_questions_without_a_terminal_are_named(history: History, project: Path) -> None:
+    def ask_more(source: Path) -> None:
+        with (source / "copier.yml").open("a", encoding="utf-8") as stream:
+            stream.write("\nfavourite_colour:\n  type: str\n  help: Yours\n  default: blue\n")
+
+    history.release(NEXT, ask_more)
+    with pytest.raises(ScaffoldError, match=r"asks new questions \(favourite_colour\) and"):
+        update_project(project, bundle=history.bundle)
     assert dirty_paths(project) == []
 
 
