@@ -20,14 +20,19 @@ def test_an_interrupt_python_swallows_is_raised_again(interrupt: KeyboardInterru
     def callback(reference: object) -> None:  # what the signal handler raised in there
         raise interrupt
 
-    with pytest.raises(KeyboardInterrupt) as raised, termination_as_interrupt():
-        thing = Thing()
-        reference = weakref.ref(thing, callback)
-        del thing  # the callback runs, and Python swallows what it raised
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:  # ordinary code: where it is raised again
-            time.sleep(0.001)
-        del reference
+    # Python's own Ctrl-C handling, as at a terminal (a pytest-xdist worker ignores SIGINT)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt) as raised, termination_as_interrupt():
+            thing = Thing()
+            reference = weakref.ref(thing, callback)
+            del thing  # the callback runs, and Python swallows what it raised
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:  # ordinary code: where it is raised again
+                time.sleep(0.001)
+            del reference
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert type(raised.value) is type(interrupt)
     assert getattr(raised.value, "signum", signal.SIGINT) == getattr(
         interrupt, "signum", signal.SIGINT
