@@ -14,6 +14,7 @@ import os
 import platform
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -159,6 +160,15 @@ def update_project(
     new_answers = answers_module.check(data or {}, questions)
     if target == current and not new_answers:
         return UpdateResult(current, target, [], "", [])
+    asked_before = answers_module.questions_from(
+        template_history.show(current, "copier.yml", bundle).decode("utf-8")
+    )
+    new_questions = [name for name in questions if name not in {**asked_before, **new_answers}]
+    if new_questions and not defaults and not _at_a_terminal():
+        raise ScaffoldError(
+            f"The new template version asks new questions ({', '.join(new_questions)}) and "
+            "there is no terminal: pass --defaults, or --data key=value for them."
+        )
     skipped = _skipped_changes(current, target, answers, bundle, project)
 
     in_progress = _in_progress_file(project)
@@ -169,10 +179,7 @@ def update_project(
         with termination_as_interrupt():  # a cancelled CI job, `kill`, a closed terminal
             moves = _moves(current, target, answers, after, bundle)
             renames, deleted_before = _template_renames(moves, current, answers, bundle, project)
-            unanswered = [name for name in questions if name not in {**answers, **new_answers}]
-            _run_copier_update(
-                project, target, new_answers, defaults, conflict, bundle, unanswered
-            )
+            _run_copier_update(project, target, new_answers, defaults, conflict, bundle)
             answers_module.refuse_unasked(new_answers, _scaffold_answers(project), questions)
             kept_binaries = _carry_edits_over_renames(project, renames)
             for path in deleted_before:  # deleted by the user: it stays deleted, moved or not
@@ -470,16 +477,17 @@ def _target_version(current: str, requested: str | None, bundle: Path) -> str:
     return target
 
 
+def _at_a_terminal() -> bool:
+    """Whether questions can be asked: stdin is a terminal (it may also be closed)."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except ValueError:  # closed
+        return False
+
+
 def _run_copier_update(
-    project: Path,
-    target: str,
-    data: dict[str, Any],
-    defaults: bool,
-    conflict: str,
-    bundle: Path,
-    new_questions: list[str],
+    project: Path, target: str, data: dict[str, Any], defaults: bool, conflict: str, bundle: Path
 ) -> None:
-    """Copier's update, its errors told as scaffold's. `new_questions`: what it may ask."""
     from copier import run_update
     from copier.errors import InteractiveSessionError
 
@@ -498,8 +506,8 @@ def _run_copier_update(
             )
     except InteractiveSessionError as error:
         raise ScaffoldError(
-            f"The new template version asks new questions ({', '.join(new_questions)}) and "
-            "there is no terminal: pass --defaults, or --data key=value for them."
+            "The new template version asks new questions and there is no terminal: "
+            "pass --defaults, or --data key=value for them."
         ) from error
     except Exception as error:
         if user_error := answers_module.copier_rejection(error):
