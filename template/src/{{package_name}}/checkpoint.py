@@ -6,9 +6,7 @@ and strings, so `torch.load(weights_only=True)` (the safe default since torch 2.
 """
 
 import os
-import pickle
 import sys
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,8 +16,10 @@ import torch
 from .errors import InvalidInputError
 
 PATTERN = "step-*.pt"
-# What torch.load raises on a truncated, emptied or overwritten file.
-UNREADABLE = (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile)
+# What torch.load raises on a truncated, emptied or overwritten file: whatever its
+# unpickler trips on (RuntimeError, EOFError, UnpicklingError, BadZipFile, and on bytes
+# that are no checkpoint at all IndexError, KeyError, ValueError...). The file is only read.
+UNREADABLE = Exception
 
 
 def save(state: dict[str, Any], path: Path) -> None:
