@@ -121,7 +121,7 @@ def check(
     """Compare the repo's template version with `to_version` (default: the newest one
     shipped), with the changelog in between."""
     bundle = template_history.history_bundle(bundle)
-    current = released_version(_scaffold_answers(_root_of(project)), bundle)
+    current = released_version(_scaffold_answers(answers_module.project_root(project)), bundle)
     target = _target_version(current, to_version, bundle)
     changelog = (
         template_history.changelog_since(current, bundle, until=target)
@@ -148,7 +148,7 @@ def update_project(
     result suggests records all of it. Raises ConflictError, leaving standard conflict
     markers (or `.rej` files with conflict="rej"), when edits collide.
     """
-    project = _root_of(project)
+    project = answers_module.project_root(project)
     bundle = template_history.history_bundle(bundle)
     _refuse_unsafe_start(project)
     answers = _scaffold_answers(project)
@@ -165,10 +165,7 @@ def update_project(
     )
     new_questions = [name for name in questions if name not in {**asked_before, **new_answers}]
     if new_questions and not defaults and not _at_a_terminal():
-        raise ScaffoldError(
-            f"The new template version asks new questions ({', '.join(new_questions)}) and "
-            "there is no terminal: pass --defaults, or --data key=value for them."
-        )
+        raise _no_terminal(new_questions)
     skipped = _skipped_changes(current, target, answers, bundle, project)
 
     in_progress = _in_progress_file(project)
@@ -337,11 +334,6 @@ def commit_message(current: str, target: str, changed_answers: Iterable[str]) ->
     return f"chore: change {len(names)} scaffold answer{'s' * (len(names) != 1)}"
 
 
-def _root_of(project: Path) -> Path:
-    """The generated project holding `project` (`answers.project_root`)."""
-    return answers_module.project_root(project)
-
-
 def _scaffold_answers(project: Path) -> dict[str, Any]:
     """The repo's answers; a repo another copier template made is not ours to update."""
     answers = read_answers(project)
@@ -477,6 +469,14 @@ def _target_version(current: str, requested: str | None, bundle: Path) -> str:
     return target
 
 
+def _no_terminal(questions: list[str]) -> ScaffoldError:
+    named = f" ({', '.join(questions)})" if questions else ""
+    return ScaffoldError(
+        f"The new template version asks new questions{named} and there is no terminal: "
+        "pass --defaults, or --data key=value for them."
+    )
+
+
 def _at_a_terminal() -> bool:
     """Whether questions can be asked: stdin is a terminal (it may also be closed)."""
     try:
@@ -504,11 +504,8 @@ def _run_copier_update(
                 unsafe=True,  # scaffold's own template: its migrations are trusted
                 quiet=True,
             )
-    except InteractiveSessionError as error:
-        raise ScaffoldError(
-            "The new template version asks new questions and there is no terminal: "
-            "pass --defaults, or --data key=value for them."
-        ) from error
+    except InteractiveSessionError as error:  # (update_project refuses this case first)
+        raise _no_terminal([]) from error
     except Exception as error:
         if user_error := answers_module.copier_rejection(error):
             raise user_error from error
