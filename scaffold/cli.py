@@ -219,6 +219,7 @@ def update(
     ] = False,
 ) -> None:
     """Merge a newer template version into a generated repo, keeping your edits."""
+    from scaffold import renames
     from scaffold import update as updating
 
     if check:
@@ -271,9 +272,9 @@ def update(
     if result.skipped:
         typer.echo(f"\n{updating.describe_skipped(result.skipped)}")
     if result.folders:
-        typer.echo(f"\n{updating.describe_folders(result.folders, result.ignored)}")
+        typer.echo(f"\n{renames.describe_folders(result.folders, result.ignored)}")
     if result.old_names:
-        typer.echo(f"\n{updating.describe_old_names(result.old_names)}")
+        typer.echo(f"\n{renames.describe_old_names(result.old_names)}")
     if result.lock and not result.lock.present:
         typer.echo(f"\n{result.lock.describe()}")
 
