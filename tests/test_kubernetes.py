@@ -163,10 +163,17 @@ def test_a_new_pod_starts_the_run_and_sigterm_exits_75(
     assert process.wait(timeout=10) == 75
 
 
-def test_a_replacement_pod_resumes_the_run(projects: dict[str, Path], tmp_path: Path) -> None:
-    checkpoints = tmp_path / "runs" / "k8s-0b5e" / "checkpoints"
-    checkpoints.mkdir(parents=True)
-    (checkpoints / "step-40.pt").write_bytes(b"")
+@pytest.mark.parametrize("checkpoint", [True, False], ids=["checkpoint", "none-yet"])
+def test_a_replacement_pod_resumes_the_run(
+    projects: dict[str, Path], tmp_path: Path, checkpoint: bool
+) -> None:
+    """Also when the pod before stopped before its first checkpoint (killed for memory,
+    say): its run folder exists, so `--run-id` would be refused at every new pod."""
+    run = tmp_path / "runs" / "k8s-0b5e"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text("seed: 0\n")
+    if checkpoint:
+        (run / "checkpoints" / "step-40.pt").write_bytes(b"")
     process, record = launch(projects["12.9"], tmp_path, "0b5e")
     process.kill()
     process.wait()
