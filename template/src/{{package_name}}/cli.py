@@ -784,8 +784,8 @@ def rerun(run: Annotated[str, typer.Argument(help="Run id, path, or 'latest'.")]
 @app.command("runs")
 def list_runs(
     sort: Annotated[
-        str, typer.Option(help="Column to order by, e.g. val_accuracy, duration, start.")
-    ] = "id",
+        str, typer.Option(help="Column to order by, e.g. val_accuracy, duration, id.")
+    ] = "start",
     reverse: Annotated[bool, typer.Option(help="Largest first.")] = False,
     status: Annotated[
         str | None, typer.Option(help="Only runs that ended so: completed, failed, ...")

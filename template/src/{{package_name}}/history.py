@@ -177,6 +177,9 @@ def sort(rows: list[dict[str, Any]], key: str, reverse: bool = False) -> list[di
         raise InvalidInputError(f"cannot sort by {key!r}: choose one of {', '.join(COLUMNS)}")
     present = [row for row in rows if row[key] is not None]
     missing = [row for row in rows if row[key] is None]
+    if key == "start":  # as the runs happened: each time names its zone
+        order = sorted(present, key=lambda row: (_timestamp(row["start"]), row["id"]))
+        return (order[::-1] if reverse else order) + missing
     return sorted(present, key=lambda row: row[key], reverse=reverse) + missing
 
 
