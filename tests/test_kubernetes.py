@@ -57,10 +57,20 @@ def projects(template_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         cuda: render(
             template_dir,
             root / f"cuda-{cuda}",
-            {"project_name": PACKAGE, "cuda_version": cuda, "launchers": ["kubernetes"]},
+            {
+                "project_name": PACKAGE,
+                "cuda_version": cuda,
+                "launchers": ["kubernetes"],
+                "tracker": tracker_of(cuda),
+            },
         )
         for cuda in CUDA_ANSWERS
     }
+
+
+def tracker_of(cuda: str) -> str:
+    """MLflow for the CUDA projects, TensorBoard for the CPU one: both trackers' Jobs."""
+    return "tensorboard" if cuda == "none" else "mlflow"
 
 
 @pytest.mark.parametrize("cuda", CUDA_ANSWERS)
@@ -127,6 +137,11 @@ def test_manifest_wires_the_job(projects: dict[str, Path], cuda: str) -> None:
     assert env[f"{prefix}_RUNS_DIR"].startswith(mount["mountPath"] + "/")
     assert env[f"{prefix}_DATA_ROOT"].startswith(mount["mountPath"] + "/")
     assert env[f"{prefix}_WEIGHTS_DIR"].startswith(mount["mountPath"] + "/")
+    # MLflow's database on the claim too, not in the container, which goes with the pod.
+    if tracker_of(cuda) == "mlflow":
+        assert env["MLFLOW_TRACKING_URI"] == f"sqlite:///{mount['mountPath']}/mlflow.db"
+    else:
+        assert "MLFLOW_TRACKING_URI" not in env
 
 
 def launch(project: Path, tmp_path: Path, job_uid: str) -> tuple[subprocess.Popen, Path]:

@@ -60,9 +60,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 
 
 @pytest.fixture
-def project(cluster: dict, template_dir: Path, tmp_path: Path) -> Iterator[tuple[Path, dict]]:
+def project(cluster: dict, template_dir: Path, tmp_path: Path) -> tuple[Path, dict]:
+    return prepared_project(cluster, template_dir, tmp_path)
+
+
+def prepared_project(
+    cluster: dict, template_dir: Path, tmp_path: Path, tracker: str = "tensorboard"
+) -> tuple[Path, dict]:
     """A generated project, installed, its smoke data prepared, a tiny sweep committed."""
     data = {"project_name": "Slurm proj", "package_name": PACKAGE, "cuda_version": "none"}
+    data["tracker"] = tracker
     root = new_project(
         tmp_path / "proj", data=data, defaults=True, template=str(template_dir), lock=False
     ).path
@@ -76,7 +83,7 @@ def project(cluster: dict, template_dir: Path, tmp_path: Path) -> Iterator[tuple
     (root / "configs" / "sweep" / "tiny.yaml").write_text(TINY_SWEEP)
     run(["git", "add", "--all"], root, env)
     run(["git", "commit", "--quiet", "--message", "test: a tiny sweep"], root, env)
-    yield root, env
+    return root, env
 
 
 def run(command: list[str], cwd: Path, env: dict) -> str:
@@ -147,6 +154,25 @@ def test_the_smoke_preflight_runs_on_two_nodes_from_the_submitted_commit(
     assert attempt["cluster"]["nodelist"] == "node[1-2]"
     assert attempt["git"]["commit"] == submitted
     assert attempt["git"]["modified"] == attempt["git"]["untracked"] == []
+
+
+def test_a_jobs_mlflow_records_reach_the_projects_database(
+    cluster: dict, template_dir: Path, tmp_path: Path
+) -> None:
+    """Not the snapshot's, where the job runs: `mlflow ui` in the project would miss them."""
+    import mlflow
+
+    root, env = prepared_project(cluster, template_dir, tmp_path, tracker="mlflow")
+    job = submit(root, env, "slurm/smoke.sbatch", "--wait")
+    assert f"smoke-job-{job}: test accuracy" in job_log(root, "smoke", job)
+    client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    (experiment,) = client.search_experiments(filter_string=f"name = '{PACKAGE}'")
+    (mlflow_run,) = client.search_runs([experiment.experiment_id])
+    assert mlflow_run.info.run_name == f"smoke-job-{job}"
+    assert mlflow_run.info.status == "FINISHED"
+    assert experiment.artifact_location.removeprefix("file://") == str(root / "mlruns")
+    assert list((root / "mlruns").rglob("*.png")), "the run's images, beside the database"
+    assert not list((root / ".snapshots").glob("*/mlflow.db"))
 
 
 def test_a_sweep_array_shares_one_study_and_every_task_completes(
