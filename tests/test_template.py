@@ -165,6 +165,30 @@ def test_answers_drive_dependent_files(rendered: list[tuple[dict, Path]]) -> Non
         assert expected in licence
 
 
+def test_launchers_give_torchrun_time_to_checkpoint_after_sigterm(
+    rendered: list[tuple[dict, Path]],
+) -> None:
+    """torchrun kills its processes some seconds after SIGTERM (30 by default): they must be
+    fewer than the scheduler gives the job before it kills it, or a large checkpoint is
+    lost mid-write; and more than torchrun's default."""
+    for combination, project in rendered:
+        if "slurm" in combination["launchers"]:
+            common = (project / "slurm" / "common.sh").read_text(encoding="utf-8")
+            wait = int(re.search(r"TORCH_ELASTIC_SHUTDOWN_TIMEOUT:-(\d+)", common).group(1))
+            for script in ("train.sbatch", "sweep.sbatch"):
+                text = (project / "slurm" / script).read_text(encoding="utf-8")
+                lead = int(re.search(r"--signal=B:TERM@(\d+)", text).group(1))
+                assert 30 < wait < lead, (script, wait, lead)
+        if "kubernetes" in combination["launchers"]:
+            listing = yaml.safe_load((project / "kubernetes" / "train.yaml").read_text())
+            (job,) = [item for item in listing["items"] if item["kind"] == "Job"]
+            pod = job["spec"]["template"]["spec"]
+            (container,) = pod["containers"]
+            env = {item["name"]: item.get("value") for item in container["env"]}
+            wait = int(env["TORCH_ELASTIC_SHUTDOWN_TIMEOUT"])
+            assert 30 < wait < pod["terminationGracePeriodSeconds"]
+
+
 def test_ruff_passes_on_every_project(rendered: list[tuple[dict, Path]]) -> None:
     root = rendered[0][1].parent
     for command in (["check"], ["format", "--check"]):
