@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from scaffold import answers as answers_module
-from scaffold import environments, git
+from scaffold import environments, git, lockfile
 from scaffold.errors import EngineError, ImageError
 from scaffold.template_history import ANSWERS_FILE
 
@@ -28,6 +28,9 @@ Echo = Callable[[str], None]
 TARGET = "runtime"  # the Dockerfile's final stage; `dev` is the dev container's
 CONTAINER_ROOT = "/app"  # the Dockerfile's WORKDIR, where data/ and runs/ are mounted
 MOUNTED = ("data", "runs")
+# The conda platform of the images an engine builds, by the machine it reports.
+ENGINE_PLATFORMS = {"amd64": "linux-64", "x86_64": "linux-64"}
+ENGINE_PLATFORMS |= {"arm64": "linux-aarch64", "aarch64": "linux-aarch64"}
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ def build(path: Path, *, allow_dirty: bool = False, echo: Echo = print) -> tuple
     engine = client()  # before the lock: locking takes minutes, and is no use without one
     if not (origin.project / "conda-lock.yml").is_file():
         raise ImageError("there is no conda-lock.yml to install: run `scaffold lock` first.")
+    require_locked_for(str(engine.version().get("Arch", "")), origin.project)
     stream = engine.api.build(
         path=str(origin.project),
         tag=origin.tag,
@@ -124,6 +128,22 @@ def build(path: Path, *, allow_dirty: bool = False, echo: Echo = print) -> tuple
         if text := chunk.get("stream", "").rstrip("\n"):
             echo(text)
     return origin.tag, engine.images.get(origin.tag).id
+
+
+def require_locked_for(arch: str, project: Path) -> None:
+    """Refuse, before the build, a lock with no packages for the image's platform: the
+    Dockerfile's micromamba would fail minutes in, on a message that hides the cause (the
+    project's platforms, e.g. osx-arm64 alone, left out the Linux of the image)."""
+    platform = ENGINE_PLATFORMS.get(arch)
+    locked = list(lockfile.recorded_fingerprints(project / lockfile.LOCK_FILE))
+    if platform is None or not locked or platform in locked:
+        return
+    platforms = ",".join([*locked, platform])
+    raise ImageError(
+        f"conda-lock.yml pins no {platform} packages (only {', '.join(locked)}), and the "
+        f"image is {platform}, as this engine builds: add the platform, then lock: "
+        f"`scaffold update --data platforms={platforms}` and `scaffold lock`."
+    )
 
 
 def digest(image: Any) -> str:

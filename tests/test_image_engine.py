@@ -215,3 +215,27 @@ def _run_shell(image: str, script: str) -> str:
         image, ["-c", script], entrypoint=["/bin/sh"], remove=True
     )
     return output.decode()
+
+
+def test_a_lock_without_the_images_platform_is_refused_before_the_build(
+    engine: Engine, channel: str, template_dir: Path, tmp_path: Path
+) -> None:
+    """A project for Apple silicon alone: micromamba would fail minutes into the build."""
+    data = {"project_name": "Mac only", "package_name": "maconly", "platforms": "osx-arm64"}
+    path = new_project(
+        tmp_path / "maconly",
+        data=data,
+        defaults=True,
+        template=str(template_dir),
+        channels=[channel],
+    ).path
+    platform = images.ENGINE_PLATFORMS[images.client().version()["Arch"]]
+    with pytest.raises(images.ImageError) as refused:
+        images.build(path, echo=lambda line: None)
+    assert str(refused.value) == (
+        f"conda-lock.yml pins no {platform} packages (only osx-arm64), and the image is "
+        f"{platform}, as this engine builds: add the platform, then lock: "
+        f"`scaffold update --data platforms=osx-arm64,{platform}` and `scaffold lock`."
+    )
+    listed = engine.podman("images", "--format", "{{.Repository}}").stdout.split()
+    assert not any(name.endswith("/maconly") for name in listed)
