@@ -163,6 +163,7 @@ def test_a_jobs_mlflow_records_reach_the_projects_database(
     import mlflow
 
     root, env = prepared_project(cluster, template_dir, tmp_path, tracker="mlflow")
+    env = {**env, "MLFLOW_TRACKING_URI": "sqlite:///mlflow.db"}  # MLflow's own example
     job = submit(root, env, "slurm/smoke.sbatch", "--wait")
     assert f"smoke-job-{job}: test accuracy" in job_log(root, "smoke", job)
     client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
