@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidInputError, UserError
+from .runs import process_started
 
 LOCK_FILE = Path("conda-lock.yml")
 ENV_PREFIX = __package__.upper()  # of the variables the Docker image and its runner set
@@ -377,6 +378,7 @@ class Manifest:
             "status": "running",
             "host": platform.node(),
             "pid": os.getpid(),
+            "process_started": process_started(os.getpid()),
             "argv": sys.argv,
             **fields,
         }

@@ -153,12 +153,14 @@ def process_alive(attempt: dict) -> bool | None:
     cannot be told from here (another host's, or no pid) or the attempt has ended."""
     if attempt.get("status") != "running":
         return None
-    return alive_here(attempt.get("host"), attempt.get("pid"))
+    return alive_here(attempt.get("host"), attempt.get("pid"), attempt.get("process_started"))
 
 
-def alive_here(host: object, pid: object) -> bool | None:
+def alive_here(host: object, pid: object, started: object = None) -> bool | None:
     """Whether process `pid` of `host` runs: None when that cannot be told from here (another
-    host's, no pid, or this process's own)."""
+    host's, no pid, or this process's own). `started` (`process_started`, when recorded)
+    tells it from a later process given the same pid: a pod that replaces one keeps its
+    host name, and numbers its processes from 1 again."""
     if host != platform.node() or not isinstance(pid, int) or pid == os.getpid():
         return None
     try:
@@ -166,8 +168,18 @@ def alive_here(host: object, pid: object) -> bool | None:
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's
-        return True
-    return True
+        pass
+    return started is None or process_started(pid) in (None, started)
+
+
+def process_started(pid: int) -> int | None:
+    """When process `pid` started, in clock ticks since the machine booted (Linux's /proc);
+    None where that cannot be read."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rpartition(")")[2].split()[19])  # field 22; the name may hold spaces
 
 
 def refuse_while_training(run_dir: Path, then: str) -> None:

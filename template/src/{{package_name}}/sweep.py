@@ -32,7 +32,7 @@ from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from .errors import MissingExtraError, MissingInputError, UserError
-from .runs import alive_here
+from .runs import alive_here, process_started
 
 SWEEP_DIR = Path("configs/sweep")
 PREEMPTED_EXIT_CODES = {75, 130}  # train's exits after SIGTERM and Ctrl-C: stop the worker too
@@ -227,7 +227,8 @@ def run_sweep(
     for stale in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         attributes = stale.user_attrs
         if attributes.get("worker") == worker or (  # this worker's, or a gone process's
-            alive_here(attributes.get("host"), attributes.get("pid")) is False
+            alive_here(attributes.get("host"), attributes.get("pid"), attributes.get("started"))
+            is False
         ):
             study.tell(stale.number, state=optuna.trial.TrialState.FAIL)
             echo(f"trial {stale.number} was cut off (its process was killed): marked FAIL")
@@ -293,6 +294,7 @@ def run_trial(
     trial.set_user_attr("worker", worker)
     trial.set_user_attr("host", platform.node())  # to tell, later, if its process is gone
     trial.set_user_attr("pid", os.getpid())
+    trial.set_user_attr("started", process_started(os.getpid()))
     overrides = suggest(trial, sweep.params)
     echo(f"trial {trial.number}: {' '.join(overrides)}")
     run = TrialRun(trial, sweep.metric, overrides)
