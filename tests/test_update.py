@@ -153,6 +153,7 @@ def test_changing_an_answer_regenerates_dependent_files(project: Path) -> None:
         "README.md",
         "environment.yml",
         "pyproject.toml",
+        "slurm/submit.sh",  # MLflow's database: the project's, not the job's snapshot's
         "src/proj/reproduce.py",
         "src/proj/tracking.py",
         "tests/conftest.py",
