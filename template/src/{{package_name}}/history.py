@@ -47,7 +47,10 @@ def summaries(runs_dir: Path) -> list[dict[str, Any]]:
     time, not by id: most ids begin with their start, but a cluster job's is job-<id>."""
     if not runs_dir.is_dir():
         return []
-    rows = [summary(path.parent) for path in runs_dir.glob("*/manifest.json")]
+    return _in_start_order([summary(path.parent) for path in runs_dir.glob("*/manifest.json")])
+
+
+def _in_start_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: (_timestamp(row["start"]), row["id"]))
 
 
@@ -178,7 +181,7 @@ def sort(rows: list[dict[str, Any]], key: str, reverse: bool = False) -> list[di
     present = [row for row in rows if row[key] is not None]
     missing = [row for row in rows if row[key] is None]
     if key == "start":  # as the runs happened: each time names its zone
-        order = sorted(present, key=lambda row: (_timestamp(row["start"]), row["id"]))
+        order = _in_start_order(present)
         return (order[::-1] if reverse else order) + missing
     return sorted(present, key=lambda row: row[key], reverse=reverse) + missing
 
