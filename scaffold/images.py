@@ -29,8 +29,12 @@ TARGET = "runtime"  # the Dockerfile's final stage; `dev` is the dev container's
 CONTAINER_ROOT = "/app"  # the Dockerfile's WORKDIR, where data/ and runs/ are mounted
 MOUNTED = ("data", "runs")
 # The conda platform of the images an engine builds, by the machine it reports.
-ENGINE_PLATFORMS = {"amd64": "linux-64", "x86_64": "linux-64"}
-ENGINE_PLATFORMS |= {"arm64": "linux-aarch64", "aarch64": "linux-aarch64"}
+ENGINE_PLATFORMS = {
+    "amd64": "linux-64",
+    "x86_64": "linux-64",
+    "arm64": "linux-aarch64",
+    "aarch64": "linux-aarch64",
+}
 
 
 @dataclass(frozen=True)
