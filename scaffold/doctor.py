@@ -2,9 +2,10 @@
 
 Each check is a small function returning a `Finding`; `diagnose` runs them all on the top
 of the repo holding the given path (found as git finds it): git state, template drift, the
-commit hooks installed, the lock's freshness, the active environment against the lock, and
-the NVIDIA driver against the locked CUDA, the Dockerfile's CUDA against the answers,
-and whether the newest image of the repo holds HEAD. Later checks join the list in `CHECKS`.
+commit hooks installed, the lock's freshness, the active environment against the lock, the
+NVIDIA driver against the locked CUDA, the Dockerfile's CUDA against the answers, the lock's
+platforms against the image's, and whether the newest image of the repo holds HEAD. Later
+checks join the list in `CHECKS`.
 """
 
 import os
@@ -229,6 +230,29 @@ def check_dockerfile_cuda(project: Path) -> Finding:
     return Finding("dockerfile", True, f"the Dockerfile's CUDA matches the answers ({answer}).")
 
 
+def check_image_platform(project: Path) -> Finding:
+    """The image is Linux: a lock pinning no Linux platform (a project answered, say,
+    platforms=osx-arm64 alone) cannot build it, nor the Kubernetes Job that runs it."""
+    lock = project / lockfile.LOCK_FILE
+    if not (project / "Dockerfile").is_file() or not lock.is_file():
+        return Finding("platform", True, "no Dockerfile or no lock: no image to build.")
+    locked = list(lockfile.recorded_fingerprints(lock))
+    linux = [platform for platform in locked if platform in images.ENGINE_PLATFORMS.values()]
+    if not locked:
+        return Finding("platform", True, "the lock pins no platform yet (see the lock check).")
+    if linux:
+        return Finding("platform", True, f"the lock pins {', '.join(linux)} for the image.")
+    platforms = ",".join([*locked, "linux-64"])
+    return Finding(
+        "platform",
+        False,
+        f"conda-lock.yml pins no Linux platform (only {', '.join(locked)}), and the Dockerfile "
+        "builds a Linux image: add one and lock (`scaffold update --data "
+        f"platforms={platforms}`, then `scaffold lock`), or delete the Dockerfile if this "
+        "project never runs in a container.",
+    )
+
+
 def check_image(project: Path) -> Finding:
     """An image of this repo that the engine holds is of HEAD, not of an older commit."""
     package = images.answers(project).get("package_name")
@@ -267,6 +291,7 @@ CHECKS: list[Callable[[Path], Finding]] = [
     check_environment,
     check_gpu_driver,
     check_dockerfile_cuda,
+    check_image_platform,
     check_image,
 ]
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from scaffold import images
 from scaffold.cli import app
-from scaffold.doctor import check_dockerfile_cuda, check_image
+from scaffold.doctor import check_dockerfile_cuda, check_image, check_image_platform
 from scaffold.errors import EngineError, ImageError
 
 
@@ -72,6 +72,26 @@ def test_a_repo_without_a_dockerfile_or_commit_is_refused(tmp_path: Path) -> Non
     bare.write("Dockerfile", "FROM scratch\n")
     with pytest.raises(ImageError, match="no commit yet"):
         images.source(bare.path)
+
+
+def test_doctor_fails_a_lock_that_pins_no_linux_for_the_image(repo: GitRepo) -> None:
+    def locked(*platforms: str) -> None:
+        hashes = "".join(f"    {platform}: {'0' * 64}\n" for platform in platforms)
+        repo.write(
+            "conda-lock.yml", f"version: 1\nmetadata:\n  content_hash:\n{hashes}package: []\n"
+        )
+
+    assert check_image_platform(repo.path).ok  # no platform locked yet: the lock check's job
+    locked("osx-arm64", "win-64")
+    finding = check_image_platform(repo.path)
+    assert not finding.ok
+    assert "no Linux platform (only osx-arm64, win-64)" in finding.message
+    assert "`scaffold update --data platforms=osx-arm64,win-64,linux-64`" in finding.message
+    locked("osx-arm64", "linux-aarch64")  # an arm64 engine builds it
+    assert check_image_platform(repo.path).ok
+    (repo.path / "Dockerfile").unlink()  # the user's answer: this project has no image
+    locked("osx-arm64")
+    assert check_image_platform(repo.path).ok
 
 
 def test_doctor_finds_a_dockerfile_cuda_that_disagrees_with_the_answers(repo: GitRepo) -> None:
