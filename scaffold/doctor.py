@@ -115,7 +115,9 @@ def check_environment(project: Path) -> Finding:
     differences = environments.differences(active, project / lockfile.LOCK_FILE)
     if not differences:
         return Finding("environment", True, f"{active.describe()} matches the lock.")
-    listing = "; ".join(differences[:5]) + ("; ..." if len(differences) > 5 else "")
+    listing = "; ".join(differences[:5])
+    if len(differences) > 5:
+        listing += f"; and {len(differences) - 5} more"
     fix = (
         "`micromamba update --file conda-lock.yml` (or `conda-lock install`)"
         if active.kind == "conda"

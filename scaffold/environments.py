@@ -63,43 +63,52 @@ def conda_platform() -> str:
 
 def locked_packages(lock: Path, platform_name: str) -> dict[str, dict]:
     """The lock's conda packages for one platform, by name (a full parse: doctor only)."""
-    data = lockfile.read_lock(lock)
     return {
         entry["name"]: entry
-        for entry in data.get("package", [])
-        if entry.get("platform") == platform_name and entry.get("manager") == "conda"
+        for entry in _entries(lock, platform_name)
+        if entry.get("manager") == "conda"
     }
+
+
+def _entries(lock: Path, platform_name: str) -> list[dict]:
+    data = lockfile.read_lock(lock)
+    return [entry for entry in data.get("package", []) if entry.get("platform") == platform_name]
 
 
 def differences(environment: ActiveEnvironment, lock: Path) -> list[str]:
     """'name: locked X, installed Y' for each package where the environment and lock differ.
 
-    A conda environment is compared build for build, every locked package; a virtualenv
-    by version, for the Python packages that it and the lock both have.
+    What the README's set-up installs must be there: the lock's `main` packages (`micromamba
+    create --file conda-lock.yml` installs no others); its `dev` ones are compared where
+    installed. A conda environment is compared build for build, and its pip packages by
+    version; a virtualenv holds Python packages only: those of the lock (the conda ones
+    that need python, and the pip ones), by version.
     """
     here = conda_platform()
-    locked = locked_packages(lock, here)
-    if not locked:
+    entries = _entries(lock, here)
+    if not entries:
         return [f"the lock has no packages for {here}: add it to environment.yml's platforms"]
-    if environment.kind == "conda":
-        installed = {}
+    python_packages = environment.kind == "pip" or any(e.get("manager") == "pip" for e in entries)
+    installed = _pip_versions(environment.prefix) if python_packages else {}
+    if environment.kind == "conda":  # its conda packages by name (a pip one has no record)
         for record in (environment.prefix / "conda-meta").glob("*.json"):
             entry = json.loads(record.read_text(encoding="utf-8"))
             installed[entry["name"]] = f"{entry['version']} {entry['build']}"
-        wanted = {
-            name: f"{p['version']} {p.get('build', '')}".strip() for name, p in locked.items()
-        }
-    else:
-        installed = _pip_versions(environment.prefix)
-        wanted = {}
-        for name, entry in locked.items():
-            pypi = normalise(CONDA_TO_PYPI.get(name, name))
-            if pypi in installed:
-                wanted[pypi] = entry["version"]
+    wanted: dict[str, tuple[str, bool]] = {}  # name -> (locked version, required)
+    for entry in entries:
+        required = entry.get("category", "main") == "main"
+        if entry.get("manager") == "pip":
+            wanted[normalise(entry["name"])] = (entry["version"], required)
+        elif environment.kind == "conda":
+            build = f"{entry['version']} {entry.get('build', '')}".strip()
+            wanted[entry["name"]] = (build, required)
+        elif "python" in (entry.get("dependencies") or {}):  # a Python package
+            name = normalise(CONDA_TO_PYPI.get(entry["name"], entry["name"]))
+            wanted[name] = (entry["version"], required)
     return [
-        f"{name}: locked {version}, installed {installed.get(name, 'nothing')}"
-        for name, version in sorted(wanted.items())
-        if installed.get(name) != version
+        f"{name}: locked {version}, installed {installed.get(name) or 'nothing'}"
+        for name, (version, required) in sorted(wanted.items())
+        if installed.get(name) != version and (required or installed.get(name))
     ]
 
 
@@ -110,7 +119,10 @@ def _pip_versions(prefix: Path) -> dict[str, str]:
         "import json, importlib.metadata as m\n"
         "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
     )
-    result = subprocess.run([str(python), "-c", listing], capture_output=True, text=True)
+    try:
+        result = subprocess.run([str(python), "-c", listing], capture_output=True, text=True)
+    except OSError:  # no python in it (yet)
+        return {}
     if result.returncode != 0:
         return {}
     return {

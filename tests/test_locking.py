@@ -292,6 +292,76 @@ def test_doctor_checks_the_lock_the_environment_and_the_driver(
     assert "no conda-lock.yml" in finding("lock").message
 
 
+def test_the_environment_holds_what_the_set_up_installs(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`micromamba create --file conda-lock.yml` (the README's set-up) installs the main
+    packages: all of them, and the lock's pip ones, must be there; dev ones are compared
+    where installed. A virtualenv holds the lock's Python packages, or is told which not."""
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    lock_file = project / "conda-lock.yml"
+    entries = [p for p in locked(project) if p["platform"] == "linux-64"]
+    dev = {p["name"] for p in entries if p["category"] == "dev"}
+    assert "pytest" in dev
+    prefix = tmp_path / "env"
+    install_lock(project, prefix)
+    for record in (prefix / "conda-meta").glob("*.json"):
+        if json.loads(record.read_text())["name"] in dev:
+            record.unlink()  # as micromamba create leaves it: main alone
+    conda = environments.ActiveEnvironment("conda", prefix)
+    assert environments.differences(conda, lock_file) == []
+
+    document = yaml.safe_load(lock_file.read_text())
+    document["package"].append(
+        {
+            "name": "tinypkg",
+            "version": "1.0.0",
+            "manager": "pip",
+            "platform": "linux-64",
+            "dependencies": {},
+            "url": "https://example.org/tinypkg-1.0.0-py3-none-any.whl",
+            "hash": {"sha256": "0" * 64},
+            "category": "main",
+            "optional": False,
+        }
+    )
+    lock_file.write_text(yaml.safe_dump(document, sort_keys=False))
+    assert environments.differences(conda, lock_file) == [
+        "tinypkg: locked 1.0.0, installed nothing"
+    ]
+
+    venv = tmp_path / "venv"  # an empty one: it matched the lock
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    monkeypatch.setenv("VIRTUAL_ENV", str(venv))
+    monkeypatch.setenv("PATH", f"{venv / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.delenv("CONDA_PREFIX", raising=False)
+    finding = next(f for f in diagnose(project) if f.check == "environment")
+    assert not finding.ok and "installed nothing; " in finding.message, finding.message
+    assert " more. Use a conda environment from the lock" in finding.message
+    numpy = next(p for p in entries if p["name"] == "numpy")
+    site = Path(
+        subprocess.run(
+            [
+                venv / "bin" / "python",
+                "-c",
+                "import sysconfig; print(sysconfig.get_path('purelib'))",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    metadata = site / f"numpy-{numpy['version']}.dist-info" / "METADATA"
+    metadata.parent.mkdir(parents=True)
+    metadata.write_text(f"Metadata-Version: 2.1\nName: numpy\nVersion: {numpy['version']}\n")
+    listed = environments.differences(environments.active(), lock_file)
+    python = {p["name"] for p in entries if "python" in p["dependencies"]} - dev - {"numpy"}
+    assert "pytorch" in python and "python" not in python and "pytest" not in python
+    assert {line.split(":")[0] for line in listed} == {
+        environments.normalise(environments.CONDA_TO_PYPI.get(name, name)) for name in python
+    } | {"tinypkg"}
+
+
 def test_pypi_only_packages_are_locked_with_hashes(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
