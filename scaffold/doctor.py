@@ -285,17 +285,18 @@ def _read(path: Path) -> str:
         return ""
 
 
-CHECKS: list[Callable[[Path], Finding]] = [
-    check_git,
-    check_template,
-    check_hooks,
-    check_lock,
-    check_environment,
-    check_gpu_driver,
-    check_dockerfile_cuda,
-    check_image_platform,
-    check_image,
-]
+# Each check by the name its findings carry, which a check that cannot run carries too.
+CHECKS: dict[str, Callable[[Path], Finding]] = {
+    "git": check_git,
+    "template": check_template,
+    "hooks": check_hooks,
+    "lock": check_lock,
+    "environment": check_environment,
+    "gpu": check_gpu_driver,
+    "dockerfile": check_dockerfile_cuda,
+    "platform": check_image_platform,
+    "image": check_image,
+}
 
 
 def diagnose(path: Path) -> list[Finding]:
@@ -317,8 +318,7 @@ def diagnose(path: Path) -> list[Finding]:
             )
         ]
     findings = []
-    for check in CHECKS:
-        name = check.__name__.removeprefix("check_")
+    for name, check in CHECKS.items():
         try:
             findings.append(check(project))
         except ScaffoldError as error:

@@ -9,7 +9,8 @@ which `conda-lock install`, `conda-lock render` and `micromamba create -f` read.
 Freshness must be cheap: the doctor, the commit hooks and CI ask it on every run, and
 parsing a 600-package lock with PyYAML costs ~1.5 s. So `scaffold lock` records a
 fingerprint of the inputs per platform (in conda-lock's `content_hash` field) at the top
-of the lock, and `is_fresh` reads only those first lines: no YAML library, no conda-lock.
+of the lock, and `check_freshness` reads those first lines, and scans the rest for a merge's
+conflict markers: no YAML library, no conda-lock.
 """
 
 import hashlib
@@ -28,6 +29,8 @@ INPUT_FILES = (ENVIRONMENT_FILE, DEV_ENVIRONMENT_FILE, VIRTUAL_PACKAGES_FILE)
 LOCK_AND_INPUTS = (*INPUT_FILES, LOCK_FILE)  # what an environment change touches
 _FINGERPRINT_VERSION = b"scaffold-lock-inputs-1"
 _HASH_LINE = re.compile(r"^\s{4}([\w.-]+):\s*([0-9a-f]{64})\s*$")
+# A line git writes where a merge left a conflict: a lock with one matches nothing.
+_CONFLICT_MARKER = re.compile(rb"^(?:<{7}|>{7})(?: |$)", re.MULTILINE)
 
 
 def fingerprint(project: Path, platform: str) -> str:
@@ -75,14 +78,25 @@ class Freshness:
     present: bool
     stale_platforms: list[str]
     missing_platforms: list[str]
+    conflicted: bool = False  # it holds a merge's conflict markers
 
     @property
     def fresh(self) -> bool:
-        return self.present and not self.stale_platforms and not self.missing_platforms
+        return (
+            self.present
+            and not self.conflicted
+            and not self.stale_platforms
+            and not self.missing_platforms
+        )
 
     def describe(self) -> str:
         if not self.present:
             return f"no {LOCK_FILE}: run `scaffold lock`{OFFLINE_HINT}."
+        if self.conflicted:
+            return (
+                f"{LOCK_FILE} holds a merge's conflict markers (<<<<<<<): take one side's lock "
+                f"(`git checkout --theirs -- {LOCK_FILE}` in a merge), then run `scaffold lock`."
+            )
         problems = []
         if self.stale_platforms:
             problems.append(
@@ -115,7 +129,8 @@ def check_freshness(project: Path, platforms: list[str] | None = None) -> Freshn
         for platform in judged
         if platform in recorded and recorded[platform] != fingerprint(project, platform)
     ]
-    return Freshness(True, stale, missing)
+    conflicted = bool(_CONFLICT_MARKER.search(lock.read_bytes()))  # a few ms for a large lock
+    return Freshness(True, stale, missing, conflicted)
 
 
 def declared_platforms(project: Path) -> list[str]:

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from scaffold import environments, lockfile
 from scaffold.cli import app
-from scaffold.doctor import diagnose
+from scaffold.doctor import CHECKS, diagnose
 from scaffold.errors import ScaffoldError
 from scaffold.generation import new_project
 from scaffold.git import dirty_paths, git
@@ -290,6 +290,25 @@ def test_doctor_checks_the_lock_the_environment_and_the_driver(
     assert "conda-lock.yml is stale" in finding("lock").message
     os.remove(project / "conda-lock.yml")
     assert "no conda-lock.yml" in finding("lock").message
+
+
+def test_a_lock_left_in_conflict_is_stale_and_the_doctor_names_each_check(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A merge's conflict markers deep in the lock (past the fingerprints that freshness
+    reads) make it stale for `lock --check`, the lock-fresh hook and CI, not "matches"."""
+    lock_file = project / "conda-lock.yml"
+    lines = lock_file.read_text().splitlines(keepends=True)
+    conflict = ["<<<<<<< HEAD\n", "  version: 1.0\n", "=======\n", ">>>>>>> other\n"]
+    lock_file.write_text("".join(lines[:200] + conflict + lines[200:]))
+    monkeypatch.chdir(project)
+    result = runner.invoke(app, ["lock", "--check"])
+    assert result.exit_code == 1 and "conflict markers" in result.output, result.output
+    assert "git checkout --theirs -- conda-lock.yml" in result.output
+    findings = diagnose(project)
+    assert [finding.check for finding in findings] == list(CHECKS)  # a failed check's too
+    gpu = next(finding for finding in findings if finding.check == "gpu")
+    assert not gpu.ok and "is not valid YAML" in gpu.message
 
 
 def test_the_environment_holds_what_the_set_up_installs(
