@@ -264,6 +264,13 @@ def check_image(project: Path) -> Finding:
         built = images.built_commits(str(package))
     except EngineError:
         return Finding("image", True, "no container engine answers: images not checked.")
+    # Another repo's images may bear the same name (a clone, a fork, a second experiment):
+    # only those built from a commit of this one are its.
+    built = {
+        tag: commit
+        for tag, commit in built.items()
+        if commit and git.exit_code("cat-file", "-e", f"{commit}^{{commit}}", cwd=project) == 0
+    }
     if not built:
         return Finding("image", True, "no image of this repo built yet (`scaffold image build`).")
     head = git.head_commit(project)

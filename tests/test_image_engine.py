@@ -194,6 +194,16 @@ def test_a_code_change_rebuilds_only_the_last_layers(project: Path, built: dict)
     print(f"\nrebuild after a code change: {seconds:.1f} s, {len(after) - shared} new layers")
 
 
+def test_the_doctor_judges_a_repo_by_its_own_images(built: dict, tmp_path: Path) -> None:
+    """Another repo whose package has the same name has no image yet, whatever this has."""
+    other = GitRepo(tmp_path / "other")
+    other.write("Dockerfile", "FROM scratch\n")
+    other.write(".copier-answers.yml", f"package_name: {PACKAGE}\n")
+    other.commit("feat: start")
+    finding = check_image(other.path)
+    assert finding.ok and "no image of this repo built yet" in finding.message, finding.message
+
+
 def test_push_to_a_registry_and_pull_it_back(engine: Engine, project: Path, built: dict) -> None:
     reference = images.push(project, engine.registry, echo=lambda line: None)
     named, _, digest = reference.partition("@")
