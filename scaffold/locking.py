@@ -107,7 +107,11 @@ def selected(selector: str | None, platform: str) -> bool:
     return matches[selector]
 
 
-_ITEM = re.compile(r"^(?P<indent>\s*)-\s*(?P<spec>[^#]*?)\s*(#\s*\[(?P<selector>[\w]+)\].*|#.*)?$")
+# Any `# [...]` is a selector, so that one this reader does not know (`# [not osx]`) is
+# refused by `selected` instead of being read as a plain comment, for every platform.
+_ITEM = re.compile(
+    r"^(?P<indent>\s*)-\s*(?P<spec>[^#]*?)\s*(#\s*\[(?P<selector>[^\]]*)\].*|#.*)?$"
+)
 
 
 def dependency_lines(text: str) -> list[tuple[str, str | None]]:
@@ -134,7 +138,8 @@ def dependency_lines(text: str) -> list[tuple[str, str | None]]:
         item_indent = indent if item_indent is None else item_indent
         spec = item.group("spec").strip().strip("'\"")
         if indent == item_indent and spec and spec != "pip:":
-            specs.append((spec, item.group("selector")))
+            selector = item.group("selector")
+            specs.append((spec, None if selector is None else selector.strip()))
     return specs
 
 

@@ -515,3 +515,43 @@ def test_the_active_environment_is_the_one_first_on_path(
     conda_first = [conda / "condabin", venv / "bin", conda / "bin"]  # as `conda init` sets it
     monkeypatch.setenv("PATH", os.pathsep.join(map(str, conda_first)))
     assert environments.active() == environments.ActiveEnvironment("pip", venv)
+
+
+VIRTUAL = (
+    "subdirs:\n"
+    "  linux-64:\n    packages:\n      __glibc: '2.28'\n"
+    "  osx-arm64:\n    packages:\n      __osx: '11.0'\n"
+)
+
+
+def small_project(path: Path, dependencies: str, channels: str = "  - conda-forge\n") -> Path:
+    """Environment files alone, enough for read_spec (no solve)."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "environment.yml").write_text(
+        f"channels:\n{channels}platforms:\n  - linux-64\n  - osx-arm64\n"
+        f"dependencies:\n  - python 3.11.*\n{dependencies}"
+    )
+    (path / "virtual-packages.yml").write_text(VIRTUAL)
+    return path
+
+
+@pytest.mark.parametrize("selector", ["not osx", "linux-64", "linux and x86_64", "LINUX", ""])
+def test_a_selector_that_is_not_one_known_word_is_refused(tmp_path: Path, selector: str) -> None:
+    from scaffold.locking import read_spec
+
+    project = small_project(tmp_path, f"  - wandb >=0.18  # [{selector}]\n")
+    with pytest.raises(ScaffoldError) as raised:
+        read_spec(project)
+    assert f"Unknown selector '# [{selector}]'" in str(raised.value)
+    assert "use one of linux, osx, win, unix, linux64, aarch64, arm64, x86_64" in str(raised.value)
+
+
+def test_known_selectors_pick_their_platforms(tmp_path: Path) -> None:
+    from scaffold.locking import read_spec
+
+    project = small_project(tmp_path, "  - wandb  # [linux]\n  - appnope  # [ osx ]  why\n")
+    spec = read_spec(project)
+    assert spec.main == {
+        "linux-64": ["python 3.11.*", "wandb"],
+        "osx-arm64": ["python 3.11.*", "appnope"],
+    }
