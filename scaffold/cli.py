@@ -137,7 +137,11 @@ def new(
     ] = True,
     channel: Annotated[
         list[str] | None,
-        typer.Option("--channel", "-c", help="Lock against this channel (URL or path)."),
+        typer.Option(
+            "--channel",
+            "-c",
+            help="Lock against this channel: a URL, a name, or a path (/, ./, ../, ~/).",
+        ),
     ] = None,
 ) -> None:
     """Generate a new ML project at DEST: asks its questions, or takes --defaults."""
@@ -303,8 +307,8 @@ def lock(
         typer.Option(
             "--channel",
             "-c",
-            help="Solve against this channel (URL, path or name) instead of environment.yml's; "
-            "repeat for several.",
+            help="Solve against this channel instead of environment.yml's: a URL, a name, or "
+            "a path (/, ./, ../, ~/); repeat for several.",
         ),
     ] = None,
     update: Annotated[

@@ -233,13 +233,35 @@ def _virtual_packages(project: Path, platforms: list[str]) -> dict[str, dict[str
     return found
 
 
+DEFAULTS_URLS = ("https://repo.anaconda.com/pkgs/main", "https://repo.anaconda.com/pkgs/r")
+
+
 def channel_url(channel: str) -> str:
-    """A channel name (conda-forge) as its URL; URLs and paths are kept as they are."""
+    """A channel name (conda-forge) as its URL; a path (`/`, `.`, `..`, `~`) as a file://
+    URL, relative to the current directory; URLs are kept as they are."""
     if "://" in channel:
         return channel.rstrip("/")
-    if channel.startswith("/"):
-        return f"file://{channel.rstrip('/')}"
+    if channel.startswith(("/", ".", "~")):
+        return f"file://{Path(channel).expanduser().resolve()}"
     return f"{DEFAULT_CHANNEL_ALIAS}/{channel}"
+
+
+def channel_urls(channels: list[str]) -> list[str]:
+    """The URLs to solve against, as conda reads a `channels:` list: `nodefaults` only says
+    "not Anaconda's defaults" (which scaffold never adds), so it names no channel."""
+    if "defaults" in channels:
+        raise ScaffoldError(
+            "The channel `defaults` is Anaconda's repository, which scaffold does not map "
+            f"for you (its terms of service apply): write {' and '.join(DEFAULTS_URLS)} "
+            "in its place, or use conda-forge."
+        )
+    urls = [channel_url(c) for c in channels if c != "nodefaults"]
+    if not urls:
+        raise ScaffoldError(
+            "`nodefaults` alone names no channel to solve against: add one (conda-forge) "
+            "to environment.yml's channels, or pass --channel."
+        )
+    return urls
 
 
 def unreachable_channel(urls: list[str], timeout: float = 3.0) -> str | None:
@@ -269,9 +291,9 @@ def lock_new_project(project: Path, channels: list[str] | None = None) -> str:
     """Lock a freshly generated project if its channels answer; say what happened either way."""
     try:
         spec = read_spec(project)
+        urls = channel_urls(channels or spec.channels)
     except ScaffoldError as error:  # e.g. an older template version without virtual packages
         return f"Not locked: {error}"
-    urls = [channel_url(c) for c in (channels or spec.channels)]
     if reason := unreachable_channel(urls):
         return (
             f"Not locked: the channel {reason} did not answer. Lock when it does: "
@@ -318,7 +340,7 @@ def lock(
         raise ScaffoldError(
             f"--update needs an existing {lockfile.LOCK_FILE}: run `scaffold lock` first."
         )
-    urls = [channel_url(c) for c in (channels or spec.channels)]
+    urls = channel_urls(channels or spec.channels)
     jobs = []
     for platform in chosen:
         specs = spec.main[platform] + spec.dev[platform]

@@ -555,3 +555,46 @@ def test_known_selectors_pick_their_platforms(tmp_path: Path) -> None:
         "linux-64": ["python 3.11.*", "wandb"],
         "osx-arm64": ["python 3.11.*", "appnope"],
     }
+
+
+def test_relative_and_home_channel_paths_are_folders_not_channel_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_home: Path
+) -> None:
+    from scaffold.locking import channel_urls
+
+    monkeypatch.chdir(tmp_path / "..")
+    here = Path.cwd().resolve()
+    assert channel_urls([f"./{tmp_path.name}/chan", f"../{here.name}/x/"]) == [
+        f"file://{tmp_path.resolve()}/chan",
+        f"file://{here}/x",
+    ]
+    assert channel_urls(["~/chan", "/srv/c", "file:///srv/d", "conda-forge"]) == [
+        f"file://{isolated_home}/chan",
+        "file:///srv/c",
+        "file:///srv/d",
+        "https://conda.anaconda.org/conda-forge",
+    ]
+
+
+def test_a_relative_channel_path_locks(
+    project: Path, channel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = Path(channel.removeprefix("file://"))
+    monkeypatch.chdir(folder.parent)
+    result = runner.invoke(app, ["lock", str(project), "--channel", f"./{folder.name}"])
+    assert result.exit_code == 0, result.output
+    assert find(project, "numpy", "linux-64")["url"].startswith(channel)
+
+
+def test_nodefaults_is_skipped_and_defaults_is_refused_with_its_urls() -> None:
+    from scaffold.locking import channel_urls
+
+    assert channel_urls(["conda-forge", "nodefaults"]) == [
+        "https://conda.anaconda.org/conda-forge"
+    ]
+    with pytest.raises(ScaffoldError) as raised:
+        channel_urls(["defaults"])
+    assert "https://repo.anaconda.com/pkgs/main" in str(raised.value)
+    assert "\n" not in str(raised.value)
+    with pytest.raises(ScaffoldError, match="names no channel"):
+        channel_urls(["nodefaults"])
