@@ -154,15 +154,11 @@ def require_environment(project: Path) -> None:
 
 def read_spec(project: Path) -> EnvironmentSpec:
     """Read the environment files of `project`; errors name the file and the fix."""
-    import yaml
 
     require_environment(project)
     main_file = project / lockfile.ENVIRONMENT_FILE
     main_text = main_file.read_text(encoding="utf-8")
-    try:
-        main_yaml = yaml.safe_load(main_text) or {}
-    except yaml.YAMLError as error:
-        raise ScaffoldError(f"{main_file} is not valid YAML: {error}") from error
+    main_yaml = _yaml_mapping(main_file, main_text, "`channels:`, `platforms:`, `dependencies:`")
     platforms = [str(p) for p in main_yaml.get("platforms") or []]
     channels = [str(c) for c in main_yaml.get("channels") or []]
     if not platforms or not channels:
@@ -182,9 +178,9 @@ def read_spec(project: Path) -> EnvironmentSpec:
             f"{hooks_read} where YAML reads {platforms}."
         )
     dev_file = project / lockfile.DEV_ENVIRONMENT_FILE
-    dev_lines = (
-        dependency_lines(dev_file.read_text(encoding="utf-8")) if dev_file.is_file() else []
-    )
+    dev_text = dev_file.read_text(encoding="utf-8") if dev_file.is_file() else ""
+    dev_yaml = _yaml_mapping(dev_file, dev_text, "`dependencies:`")
+    dev_lines = dependency_lines(dev_text)
     main_lines = dependency_lines(main_text)
     main = {p: [s for s, sel in main_lines if selected(sel, p)] for p in platforms}
     dev = {p: [s for s, sel in dev_lines if selected(sel, p)] for p in platforms}
@@ -194,10 +190,32 @@ def read_spec(project: Path) -> EnvironmentSpec:
     sources = [name for name in lockfile.INPUT_FILES[:2] if (project / name).is_file()]
     pip = {"main": _pip_requirements(main_yaml)}
     if dev_file.is_file():
-        pip["dev"] = _pip_requirements(yaml.safe_load(dev_file.read_text(encoding="utf-8")) or {})
+        pip["dev"] = _pip_requirements(dev_yaml)
     return EnvironmentSpec(
         channels, platforms, main, dev, _virtual_packages(project, platforms), sources, pip
     )
+
+
+def _yaml_mapping(path: Path, text: str, keys: str) -> dict[str, Any]:
+    """`text` of `path` as a YAML mapping; else a one-line error naming the file, the line
+    and the keys it should hold, not a parser's traceback."""
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1}," if mark else ""
+        problem = getattr(error, "problem", None) or "unreadable"
+        raise ScaffoldError(
+            f"{path}{where} is not valid YAML ({problem}): fix it there, then lock again."
+        ) from None
+    if not isinstance(loaded, dict):
+        raise ScaffoldError(
+            f"{path} holds a YAML {type(loaded).__name__}, not a mapping: write its keys "
+            f"({keys}) at the top level, then lock again."
+        )
+    return loaded
 
 
 def _pip_requirements(environment: dict[str, Any]) -> list[str]:
@@ -210,7 +228,6 @@ def _pip_requirements(environment: dict[str, Any]) -> list[str]:
 
 def _virtual_packages(project: Path, platforms: list[str]) -> dict[str, dict[str, str]]:
     """`virtual-packages.yml` (conda-lock's format) per platform; required for CUDA locks."""
-    import yaml
 
     path = project / lockfile.VIRTUAL_PACKAGES_FILE
     if not path.is_file():
@@ -218,7 +235,8 @@ def _virtual_packages(project: Path, platforms: list[str]) -> dict[str, dict[str
             f"{project} has no {lockfile.VIRTUAL_PACKAGES_FILE}: it says which machines the "
             "lock is for (__cuda, __glibc, __osx); `scaffold update` brings it."
         )
-    subdirs = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("subdirs") or {}
+    text = path.read_text(encoding="utf-8")
+    subdirs = _yaml_mapping(path, text, "`subdirs:`").get("subdirs") or {}
     found = {}
     for platform in platforms:
         if platform not in subdirs:  # the solver would fail as if the specs conflicted

@@ -598,3 +598,27 @@ def test_nodefaults_is_skipped_and_defaults_is_refused_with_its_urls() -> None:
     assert "\n" not in str(raised.value)
     with pytest.raises(ScaffoldError, match="names no channel"):
         channel_urls(["nodefaults"])
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("environment.yml", "channels: [conda-forge\n", "environment.yml, line 2"),
+        ("environment-dev.yml", "dependencies:\n  - pytest\n bad: [\n", "environment-dev.yml"),
+        ("virtual-packages.yml", "subdirs:\n  linux-64: {\n", "virtual-packages.yml, line 3"),
+        ("environment.yml", "- python\n- numpy\n", "environment.yml holds a YAML list"),
+        ("environment-dev.yml", "- pytest\n", "environment-dev.yml holds a YAML list"),
+        ("virtual-packages.yml", "- linux-64\n", "virtual-packages.yml holds a YAML list"),
+    ],
+)
+def test_a_malformed_environment_file_is_one_line_naming_it(
+    tmp_path: Path, name: str, text: str, message: str
+) -> None:
+    from scaffold.locking import read_spec
+
+    project = small_project(tmp_path, "")
+    (project / name).write_text(text)
+    with pytest.raises(ScaffoldError) as raised:
+        read_spec(project)
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
