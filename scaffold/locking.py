@@ -22,6 +22,7 @@ from typing import Any
 
 from scaffold import conda_exe, lockfile, pip_solve
 from scaffold.errors import ScaffoldError
+from scaffold.interrupts import termination_as_interrupt
 
 DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org"
 # The platforms (conda's subdirs) a lock can hold, as py-rattler knows them; any other
@@ -342,7 +343,21 @@ def lock(
     `channels` replaces the channels of environment.yml for this solve (a mirror, a local
     channel). `platforms` re-locks only those, keeping the others as they were locked.
     `conda` solves with that conda/mamba/micromamba executable instead of py-rattler.
+    SIGTERM and SIGHUP (`kill`, a cancelled CI job) stop it as Ctrl-C does: the solver and
+    pip processes are killed, their temporary folders removed, the lock left as it was.
     """
+    with termination_as_interrupt():
+        return _lock(project, platforms, channels, update, timeout, conda)
+
+
+def _lock(
+    project: Path,
+    platforms: list[str] | None,
+    channels: list[str] | None,
+    update: list[str] | None,
+    timeout: float | None,
+    conda: str | None,
+) -> LockResult:
     spec = read_spec(project)
     chosen = platforms or spec.platforms
     unknown = [p for p in chosen if p not in spec.platforms]

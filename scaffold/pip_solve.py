@@ -12,6 +12,7 @@ the pip entries hold only what conda does not.
 """
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -96,7 +97,9 @@ def _pip_report(requirements: list[str], platform: str, python_version: str) -> 
             *("--target", str(Path(tmp) / "target"), "--report", str(report)),
             *requirements,
         ]
-        result = subprocess.run(command, capture_output=True, text=True)
+        # pip's own temporary folders go in ours, removed with it also when pip is killed.
+        environment = {**os.environ, "TMPDIR": tmp}
+        result = subprocess.run(command, capture_output=True, text=True, env=environment)
         if result.returncode != 0:
             reason = " ".join(result.stderr.split())[-1500:]
             raise ScaffoldError(

@@ -622,3 +622,72 @@ def test_a_malformed_environment_file_is_one_line_naming_it(
         read_spec(project)
     assert message in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The live child processes of `pid`, with their command lines."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found[int(stat.parent.name)] = cmdline
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_sigterm_stops_lock_as_ctrl_c_does(project: Path, channel: str, tmp_path: Path) -> None:
+    """`kill` or a cancelled CI job: its pip child is stopped, its folders removed, exit 143."""
+    import http.server
+    import signal
+    import threading
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # a package index that never answers in time
+            time.sleep(60)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    environment = project / "environment.yml"
+    environment.write_text(environment.read_text() + "  - pip:\n      - tinypkg==1.0.0\n")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "PIP_INDEX_URL": f"http://127.0.0.1:{server.server_address[1]}/simple/",
+        "TMPDIR": str(temporary),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scaffold", "lock", str(project), "--channel", channel],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (pip := [p for p, c in _children(process.pid).items() if "--dry-run" in c]):
+            assert time.monotonic() < deadline and process.poll() is None, "pip never started"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        process.kill()
+        server.shutdown()
+    assert process.returncode == 143, stderr
+    assert stderr.strip().splitlines()[-1] == "interrupted.", stderr
+    assert not _alive(pip[0])
+    assert list(temporary.iterdir()) == []
