@@ -22,6 +22,7 @@ from typing import Any
 from scaffold import answers as answers_module
 from scaffold import environments, git, lockfile
 from scaffold.errors import EngineError, ImageError
+from scaffold.interrupts import termination_as_interrupt
 from scaffold.template_history import ANSWERS_FILE
 
 Echo = Callable[[str], None]
@@ -178,7 +179,16 @@ def gpu_requests() -> list[Any]:
 
 
 def run(path: Path, args: list[str], *, allow_dirty: bool = False, echo: Echo = print) -> int:
-    """Run the image of HEAD with `args`, streaming its output; the container's exit status."""
+    """Run the image of HEAD with `args`, streaming its output; the container's exit status.
+
+    SIGTERM and SIGHUP (`kill`, a cancelled CI job) stop it as Ctrl-C does: the container
+    is removed, not left running.
+    """
+    with termination_as_interrupt():
+        return _run(path, args, allow_dirty, echo)
+
+
+def _run(path: Path, args: list[str], allow_dirty: bool, echo: Echo) -> int:
     origin = source(path, allow_dirty)
     engine = client()
     image = local_image(engine, origin)

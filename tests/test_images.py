@@ -101,3 +101,61 @@ def test_doctor_finds_a_dockerfile_cuda_that_disagrees_with_the_answers(repo: Gi
     finding = check_dockerfile_cuda(repo.path)
     assert not finding.ok
     assert "CUDA 12.6, 12.9" in finding.message and "cuda_version 12.9" in finding.message
+
+
+class FakeContainer:
+    """A container whose output stops at a SIGTERM, as `kill scaffold` sends one."""
+
+    removed = False
+
+    def logs(self, stream: bool, follow: bool):
+        import os
+        import signal
+        import time
+
+        yield b"training\n"
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the signal's exception is raised in here
+        yield b"never\n"
+
+    def wait(self) -> dict:
+        return {"StatusCode": 0}
+
+    def remove(self, force: bool) -> None:
+        self.removed = True
+
+
+class FakeEngine:
+    def __init__(self) -> None:
+        self.container = FakeContainer()
+        self.run_options: dict = {}
+        self.images = self
+        self.containers = self
+
+    def get(self, tag: str):
+        return type("Image", (), {"id": "sha256:1", "attrs": {}})()
+
+    def run(self, image: str, args: list[str], **options):
+        self.run_options = options
+        return self.container
+
+
+def test_sigterm_during_run_removes_the_container(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    from scaffold.interrupts import Terminated
+
+    engine = FakeEngine()
+    monkeypatch.setattr(images, "client", lambda: engine)
+    monkeypatch.setattr(images, "gpu_requests", lambda: [])
+    lines: list[str] = []
+    ignored = signal.signal(signal.SIGTERM, lambda *_: None)  # not to end pytest without it
+    try:
+        with pytest.raises(Terminated) as raised:
+            images.run(repo.path, ["smoke"], echo=lines.append)
+    finally:
+        signal.signal(signal.SIGTERM, ignored)
+    assert raised.value.signum == signal.SIGTERM
+    assert lines == ["training"] and engine.container.removed
