@@ -197,7 +197,6 @@ def _run(path: Path, args: list[str], allow_dirty: bool, echo: Echo) -> int:
         (origin.project / name).mkdir(exist_ok=True)
         volumes[str(origin.project / name)] = {"bind": f"{CONTAINER_ROOT}/{name}", "mode": "rw"}
     prefix = origin.package.upper()
-    uid = os.getuid()
     container = engine.containers.run(
         image.id,
         args,
@@ -205,8 +204,9 @@ def _run(path: Path, args: list[str], allow_dirty: bool, echo: Echo) -> int:
         init=True,
         volumes=volumes,
         environment={f"{prefix}_IMAGE": origin.tag, f"{prefix}_IMAGE_DIGEST": digest(image)},
-        # Files written to the mounts belong to you; root keeps the image's user.
-        user=f"{uid}:{os.getgid()}" if uid != 0 else None,
+        # Files written to the mounts belong to you, and you can write there: the image's
+        # user (1000) cannot write the folders of root or of another uid.
+        user=f"{os.getuid()}:{os.getgid()}",
         device_requests=gpu_requests(),
     )
     try:

@@ -93,9 +93,6 @@ def project(
     for name in ("data/raw/big.bin", "runs/old/model.pt", ".venv/bin/python"):
         (path / name).parent.mkdir(parents=True, exist_ok=True)
         (path / name).write_bytes(b"x" * 1000)
-    for name in ("data", "runs"):  # the image's user (uid 1000) writes there
-        for directory in [path / name, *(path / name).rglob("*")]:
-            os.chown(directory, 1000, 1000)
     yield path
     # This project's images alone (tagged with its commits): podman's store is the machine's,
     # and another test process may be testing images of its own project of the same name.

@@ -159,3 +159,24 @@ def test_sigterm_during_run_removes_the_container(
         signal.signal(signal.SIGTERM, ignored)
     assert raised.value.signum == signal.SIGTERM
     assert lines == ["training"] and engine.container.removed
+
+
+class QuietContainer(FakeContainer):
+    def logs(self, stream: bool, follow: bool):
+        yield b"done\n"
+
+
+@pytest.mark.parametrize(("uid", "gid"), [(0, 0), (1234, 1001)])
+def test_run_runs_as_the_caller_root_included(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch, uid: int, gid: int
+) -> None:
+    """So that the container can write the mounted data/ and runs/, and its files are yours."""
+    engine = FakeEngine()
+    engine.container = QuietContainer()
+    monkeypatch.setattr(images, "client", lambda: engine)
+    monkeypatch.setattr(images, "gpu_requests", lambda: [])
+    monkeypatch.setattr(images.os, "getuid", lambda: uid)
+    monkeypatch.setattr(images.os, "getgid", lambda: gid)
+    assert images.run(repo.path, ["smoke"], echo=lambda line: None) == 0
+    assert engine.run_options["user"] == f"{uid}:{gid}"
+
