@@ -224,7 +224,17 @@ def push(path: Path, registry: str, *, allow_dirty: bool = False, echo: Echo = p
     image = local_image(engine, origin)
     name, tag = origin.tag.split(":")
     repository = f"{registry.rstrip('/')}/{name}"
+    tagged_before = f"{repository}:{tag}" in image.tags
     image.tag(repository, tag)
+    try:
+        return _push(engine, image, repository, tag, echo)
+    except BaseException:  # a stray REGISTRY/name:tag would claim a push that did not happen
+        if not tagged_before:
+            engine.images.remove(f"{repository}:{tag}")
+        raise
+
+
+def _push(engine: Any, image: Any, repository: str, tag: str, echo: Echo) -> str:
     pushed = ""
     for chunk in engine.api.push(repository, tag, stream=True, decode=True):
         if "error" in chunk:

@@ -180,3 +180,33 @@ def test_run_runs_as_the_caller_root_included(
     assert images.run(repo.path, ["smoke"], echo=lambda line: None) == 0
     assert engine.run_options["user"] == f"{uid}:{gid}"
 
+
+def test_a_failed_push_leaves_no_registry_tag(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tags: set[str] = set()
+
+    class Image:
+        id, attrs, tags = "sha256:1", {}, []
+
+        def tag(self, repository: str, tag: str) -> None:
+            tags.add(f"{repository}:{tag}")
+
+    class Engine:
+        images = api = None
+
+        def get(self, name: str) -> Image:
+            return Image()
+
+        def remove(self, name: str) -> None:
+            tags.remove(name)
+
+        def push(self, repository: str, tag: str, stream: bool, decode: bool):
+            yield {"error": "connection refused"}
+
+    engine = Engine()
+    engine.images = engine.api = engine
+    monkeypatch.setattr(images, "client", lambda: engine)
+    with pytest.raises(ImageError, match="connection refused"):
+        images.push(repo.path, "127.0.0.1:9", echo=lambda line: None)
+    assert tags == set()
