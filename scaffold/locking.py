@@ -155,7 +155,6 @@ def require_environment(project: Path) -> None:
 
 def read_spec(project: Path) -> EnvironmentSpec:
     """Read the environment files of `project`; errors name the file and the fix."""
-
     require_environment(project)
     main_file = project / lockfile.ENVIRONMENT_FILE
     main_text = main_file.read_text(encoding="utf-8")
@@ -229,7 +228,6 @@ def _pip_requirements(environment: dict[str, Any]) -> list[str]:
 
 def _virtual_packages(project: Path, platforms: list[str]) -> dict[str, dict[str, str]]:
     """`virtual-packages.yml` (conda-lock's format) per platform; required for CUDA locks."""
-
     path = project / lockfile.VIRTUAL_PACKAGES_FILE
     if not path.is_file():
         raise ScaffoldError(
