@@ -373,10 +373,12 @@ def _lock(
         )
     urls = channel_urls(channels or spec.channels)
     jobs = []
+    pip_pins: dict[str, dict[str, str]] = {}
     for platform in chosen:
         specs = spec.main[platform] + spec.dev[platform]
         if update:
-            specs += _pins_except(previous, platform, set(update))
+            kept, pip_pins[platform] = _pins_except(previous, platform, set(update))
+            specs += kept
         jobs.append(
             {
                 "platform": platform,
@@ -394,7 +396,8 @@ def _lock(
         packages += _locked_packages(platform, records, spec.main[platform])
         for category, requirements in spec.pip.items():
             if requirements:
-                for entry in pip_solve.resolve(requirements, platform, records):
+                pins = pip_pins.get(platform)
+                for entry in pip_solve.resolve(requirements, platform, records, pins):
                     entry.update(category=category, optional=category != "main")
                     packages.append(entry)
     packages.sort(key=lambda p: (p["platform"], p["name"]))
@@ -463,24 +466,29 @@ def _explain(error: dict[str, str], request: dict[str, Any], spec: EnvironmentSp
     )
 
 
-def _pins_except(previous: dict[str, Any] | None, platform: str, moving: set[str]) -> list[str]:
-    """Exact specs for every locked conda package of `platform` not in `moving`.
-
-    pip entries are resolved afresh from the pip: section on every lock.
-    """
+def _pins_except(
+    previous: dict[str, Any] | None, platform: str, moving: set[str]
+) -> tuple[list[str], dict[str, str]]:
+    """What `--update` keeps where it was: exact specs of the locked conda packages of
+    `platform` not in `moving`, and {name: version} of its pip packages not in it."""
     assert previous is not None
-    locked = [
-        p for p in previous["package"] if p["platform"] == platform and p["manager"] == "conda"
-    ]
-    names = {p["name"] for p in locked}
-    unknown = moving - names
+    locked = [p for p in previous["package"] if p["platform"] == platform]
+    conda = [p for p in locked if p["manager"] == "conda"]
+    pip = {pip_solve.normalise(p["name"]): p["version"] for p in locked if p["manager"] == "pip"}
+    unknown = {
+        name
+        for name in moving
+        if name not in {p["name"] for p in conda} and pip_solve.normalise(name) not in pip
+    }
     if unknown:
         raise ScaffoldError(
             f"--update {', '.join(sorted(unknown))}: not in the lock for {platform}."
         )
-    return [
-        f"{p['name']} =={p['version']} {p['build']}" for p in locked if p["name"] not in moving
+    moving_pip = {pip_solve.normalise(name) for name in moving}
+    specs = [
+        f"{p['name']} =={p['version']} {p['build']}" for p in conda if p["name"] not in moving
     ]
+    return specs, {name: version for name, version in pip.items() if name not in moving_pip}
 
 
 def _locked_packages(

@@ -8,7 +8,9 @@ wheel tags and the Python version the conda solve chose. pip reads its usual con
 (PIP_INDEX_URL, pip.conf), so a lab's mirror or a local index works as it does for pip.
 
 Dependencies that the conda solution already provides (numpy, torch, ...) stay conda's:
-the pip entries hold only what conda does not.
+the pip entries hold only what conda does not, and pip resolves under constraints that pin
+conda's versions, so a pip package that needs another numpy is an error, not a lock whose
+packages do not fit together.
 """
 
 import json
@@ -40,13 +42,23 @@ def normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+# A version pip can pin (PEP 440's public versions); conda's others (`2025b`) are no
+# Python package's.
+_PEP440 = re.compile(r"^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?$")
+
+
 def resolve(
-    requirements: list[str], platform: str, conda_records: list[dict[str, Any]]
+    requirements: list[str],
+    platform: str,
+    conda_records: list[dict[str, Any]],
+    pins: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Lock `requirements` for `platform`: conda-lock v1 `manager: pip` entries.
 
     `conda_records` is that platform's conda solution: its Python version decides which
-    wheels fit, and its packages are left out of the pip entries.
+    wheels fit, its Python packages' versions bind pip, and its packages are left out of
+    the pip entries. `pins` ({name: version}) keeps pip packages where an earlier lock had
+    them (`scaffold lock --update` of another package).
     """
     python = next((r for r in conda_records if r["name"] == "python"), None)
     if python is None:
@@ -55,7 +67,8 @@ def resolve(
         )
     python_version = ".".join(python["version"].split(".")[:2])
     provided = {normalise(CONDA_TO_PYPI.get(r["name"], r["name"])) for r in conda_records}
-    report = _pip_report(requirements, platform, python_version)
+    constraints = {**_conda_versions(conda_records), **(pins or {})}
+    report = _pip_report(requirements, platform, python_version, constraints)
     entries = []
     for item in report.get("install", []):
         name = item["metadata"]["name"]
@@ -84,17 +97,32 @@ def resolve(
     return entries
 
 
-def _pip_report(requirements: list[str], platform: str, python_version: str) -> dict[str, Any]:
+def _conda_versions(conda_records: list[dict[str, Any]]) -> dict[str, str]:
+    """{PyPI name: version} of the conda solution's Python packages (those needing python)."""
+    return {
+        normalise(CONDA_TO_PYPI.get(record["name"], record["name"])): record["version"]
+        for record in conda_records
+        if any(depend.split()[0] == "python" for depend in record.get("depends", []))
+        and _PEP440.match(record["version"])
+    }
+
+
+def _pip_report(
+    requirements: list[str], platform: str, python_version: str, constraints: dict[str, str]
+) -> dict[str, Any]:
     tags = [option for tag in WHEEL_PLATFORMS.get(platform, []) for option in ("--platform", tag)]
     if not tags:
         raise ScaffoldError(f"pip: section: no wheel platform is known for {platform}.")
     with tempfile.TemporaryDirectory(prefix="scaffold-pip-") as tmp:
         report = Path(tmp) / "report.json"
+        pinned = Path(tmp) / "constraints.txt"
+        pinned.write_text("".join(f"{n}=={v}\n" for n, v in sorted(constraints.items())))
         command = [
             *(sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed"),
             *("--quiet", "--disable-pip-version-check", "--only-binary=:all:"),
             *("--python-version", python_version, "--implementation", "cp", *tags),
             *("--target", str(Path(tmp) / "target"), "--report", str(report)),
+            *("--constraint", str(pinned)),
             *requirements,
         ]
         # pip's own temporary folders go in ours, removed with it also when pip is killed.
@@ -105,7 +133,9 @@ def _pip_report(requirements: list[str], platform: str, python_version: str) -> 
             raise ScaffoldError(
                 f"pip could not resolve the pip: section for {platform} (Python "
                 f"{python_version}): {reason} Check the names and versions, and that the "
-                "package index (PIP_INDEX_URL) has wheels for this platform."
+                "package index (PIP_INDEX_URL) has wheels for this platform. A constraint "
+                "(`name==version`) is the version the conda packages or the lock pin: a pip "
+                "package must accept it, or move it in environment.yml."
             )
         return json.loads(report.read_text(encoding="utf-8"))
 

@@ -423,6 +423,52 @@ def test_pypi_only_packages_are_locked_with_hashes(
     assert json.loads(read_back.stdout) == ["tinydep", "tinypkg"]
 
 
+def test_a_pip_package_is_bound_to_the_conda_versions_and_kept_by_update(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pip resolves under conda's versions: a package needing numpy<2 beside conda's numpy
+    2.3.2 is refused, not locked beside it. `--update PKG` moves PKG alone, pip's too."""
+    files = tmp_path / "index" / "files"
+    files.mkdir(parents=True)
+    wheels = [
+        write_wheel(files, "tinypkg", "1.0.0", requires=("tinydep>=0.1",)),
+        write_wheel(files, "tinydep", "0.2.0"),
+        write_wheel(files, "oldnumpy", "1.0.0", requires=("numpy<2",)),
+        write_wheel(files, "numpy", "1.26.4"),
+        write_wheel(files, "numpy", "2.3.2"),
+    ]
+    write_index(tmp_path / "index", wheels)
+    channel = yaml.safe_load((project / "conda-lock.yml").read_text())["metadata"]["channels"]
+    channels = [channel[0]["url"]]
+    environment = project / "environment.yml"
+    text = environment.read_text()
+
+    def pip_versions() -> dict[str, str]:
+        return {p["name"]: p["version"] for p in locked(project) if p["manager"] == "pip"}
+
+    with serve(tmp_path / "index") as index_url:
+        monkeypatch.setenv("PIP_INDEX_URL", index_url)
+        environment.write_text(text + "  - pip:\n      - oldnumpy\n")
+        with pytest.raises(ScaffoldError, match=r"numpy.*A constraint \(`name==version`\)"):
+            lock(project, channels=channels)
+        assert "oldnumpy" not in (project / "conda-lock.yml").read_text()
+
+        environment.write_text(text + "  - pip:\n      - tinypkg\n")
+        lock(project, channels=channels)
+        assert pip_versions() == {"tinypkg": "1.0.0", "tinydep": "0.2.0"}
+        wheels += [
+            write_wheel(files, "tinypkg", "1.1.0", requires=("tinydep>=0.1",)),
+            write_wheel(files, "tinydep", "0.3.0"),
+        ]
+        write_index(tmp_path / "index", wheels)
+        lock(project, channels=channels, update=["tinydep"])
+        assert pip_versions() == {"tinypkg": "1.0.0", "tinydep": "0.3.0"}
+        lock(project, channels=channels, update=["numpy"])  # a conda package: pip stays
+        assert pip_versions() == {"tinypkg": "1.0.0", "tinydep": "0.3.0"}
+        lock(project, channels=channels, update=["TinyPkg"])
+        assert pip_versions() == {"tinypkg": "1.1.0", "tinydep": "0.3.0"}
+
+
 READ_PYPI = """
 import json, os, sys
 from rattler import LockFile
