@@ -559,23 +559,38 @@ def _write_lock(path: Path, metadata: dict[str, Any], packages: list[dict[str, A
 def _changes(
     old: list[dict[str, Any]], new: list[dict[str, Any]], platforms: list[str]
 ) -> list[str]:
-    """Human-readable moves: 'linux-64: numpy 1.26.4 -> 2.1.0', added and removed packages."""
+    """Human-readable moves: 'linux-64: numpy 1.26.4 -> 2.1.0', added and removed packages.
 
-    def index(packages: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    A build counts as a move ('pytorch 2.5.1 cuda126_0 -> 2.5.1 cpu_0': CUDA to CPU), and
+    packages that stayed but come from another channel or index (a mirror) are counted,
+    one line a platform."""
+
+    def index(packages: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[str, str]]:
         return {
-            (p["platform"], p["name"]): p["version"]
+            (p["platform"], p["name"]): (f"{p['version']} {p.get('build', '')}".strip(), p["url"])
             for p in packages
             if p["platform"] in platforms
         }
 
     before, after = index(old), index(new)
     changes = []
+    moved: dict[str, set[str]] = {}  # platform -> names now from elsewhere
     for key in sorted(before.keys() | after.keys()):
         platform, name = key
         if key not in before:
-            changes.append(f"{platform}: + {name} {after[key]}")
+            changes.append(f"{platform}: + {name} {after[key][0]}")
         elif key not in after:
-            changes.append(f"{platform}: - {name} {before[key]}")
-        elif before[key] != after[key]:
-            changes.append(f"{platform}: {name} {before[key]} -> {after[key]}")
+            changes.append(f"{platform}: - {name} {before[key][0]}")
+        elif before[key][0] != after[key][0]:
+            changes.append(f"{platform}: {name} {before[key][0]} -> {after[key][0]}")
+        elif _source(before[key][1]) != _source(after[key][1]):
+            moved.setdefault(platform, set()).add(name)
+    for platform, names in sorted(moved.items()):
+        sources = sorted({_source(after[(platform, name)][1]) for name in names})
+        changes.append(f"{platform}: {len(names)} package(s) now from {', '.join(sources)}")
     return changes
+
+
+def _source(url: str) -> str:
+    """The channel (or index folder) a package's URL is in: its URL less subdir and file."""
+    return url.rsplit("/", 2)[0]

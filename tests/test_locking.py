@@ -218,6 +218,9 @@ def test_update_moves_only_the_named_packages(project: Path, tmp_path: Path) -> 
     assert find(project, "tqdm", "linux-64")["version"] == tqdm_before
     assert any(change.startswith("linux-64: numpy ") for change in result.changes)
     assert not any("tqdm" in change for change in result.changes)
+    # The packages that stayed come from the newer channel now: counted, not listed.
+    stayed = sum(p["platform"] == "linux-64" for p in locked(project)) - 1
+    assert f"linux-64: {stayed} package(s) now from {newer_channel}" in result.changes
 
 
 def test_changing_the_cuda_answer_changes_every_place_and_marks_the_lock_stale(
