@@ -14,7 +14,7 @@ the contents that rules read.
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from scaffold import git, lockfile
@@ -50,7 +50,7 @@ class Commit:
     sha: str
     parents: tuple[str, ...]
     message: str
-    changes: list[Change]  # empty for merges: git log shows no diff for them
+    changes: list[Change]  # for a merge, what it adds beyond its parents (merge_changes)
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,11 @@ def default_range(root: Path) -> str:
 
 
 def read_commits(root: Path, revisions: str) -> list[Commit]:
-    """Every commit of the range, oldest first, from one `git log`."""
+    """Every commit of the range, oldest first, from one `git log`.
+
+    git prints a merge once per parent it differs from, each time with the diff against
+    that parent; those are folded into one Commit holding what the merge itself adds.
+    """
     output = git_changes.git(
         "log",
         "--reverse",
@@ -137,19 +141,48 @@ def read_commits(root: Path, revisions: str) -> list[Commit]:
         "--no-show-signature",
         "--no-textconv",
         "--ignore-submodules=none",
+        "--diff-merges=separate",  # a merge's diff against each parent, each after its header
         f"--format={COMMIT_MARK.replace(chr(0), '%x00')}%H %P%x00%B",
         *git_changes.DIFF_OPTIONS,
         revisions,
         "--",
         cwd=root,
     )
+    diffs: dict[str, list[list[Change]]] = {}
     commits = []
     for chunk in ("\0" + git_changes.decode(output)).split(COMMIT_MARK)[1:]:
         ids, message, diff = [*chunk.split("\0", 2), "", ""][:3]
         sha, *parents = ids.split()
-        tokens = diff.lstrip("\n").split("\0")
-        commits.append(Commit(sha, tuple(parents), message, git_changes.parse_diff(tokens)))
-    return commits
+        if sha not in diffs:
+            diffs[sha] = []
+            commits.append(Commit(sha, tuple(parents), message, []))
+        diffs[sha].append(git_changes.parse_diff(diff.lstrip("\n").split("\0")))
+    return [
+        replace(commit, changes=merge_changes(diffs[commit.sha], len(commit.parents)))
+        for commit in commits
+    ]
+
+
+def merge_changes(diffs: list[list[Change]], parents: int) -> list[Change]:
+    """What a commit adds beyond its parents, from its diffs against each of them.
+
+    For an ordinary commit, its one diff. For a merge, git's combined diff: the files that
+    differ from every parent (a conflict resolved, or a file the merge added itself), each
+    as the change from the parent it is closest to; a clean merge adds nothing, as each
+    side's commits are judged themselves. git prints no diff against a parent the merge
+    equals, so fewer diffs than parents means a clean merge.
+    """
+    if len(diffs) < parents:
+        return []
+    closest = {change.path: change for change in diffs[0]}
+    for diff in diffs[1:]:
+        theirs = {change.path: change for change in diff}
+        closest = {
+            path: min(change, theirs[path], key=lambda change: change.lines)
+            for path, change in closest.items()
+            if path in theirs
+        }
+    return [closest[change.path] for change in diffs[0] if change.path in closest]
 
 
 def check_commits(root: Path, commits: list[Commit], settings: Settings) -> list[Violation]:
@@ -179,12 +212,9 @@ def _problems(
     sizes: dict[str, int],
     settings: Settings,
 ) -> Iterable[tuple[str, list[Problem]]]:
-    merge = len(commit.parents) > 1
-    if not merge:
+    if len(commit.parents) < 2:  # a merge's message is git's
         yield commit_msg.HOOK, commit_msg.check(commit.message, settings, allow_autosquash=False)
-    exempt = atomic_commit.exemption(
-        commit.changes, contents, first=not commit.parents, merge=merge
-    )
+    exempt = atomic_commit.exemption(commit.changes, contents, first=not commit.parents)
     if not exempt:
         yield atomic_commit.HOOK, atomic_commit.check(commit.changes, contents, settings)
     for change in _new_files(commit):

@@ -197,3 +197,34 @@ def test_two_hundred_commits_take_well_under_a_second(tmp_path: Path) -> None:
     elapsed = time.perf_counter() - start
     assert report.commits == 200 and report.violations == []
     assert elapsed < 1.0, f"{elapsed:.2f} s"
+
+
+def test_a_merge_is_judged_on_what_it_adds_beyond_its_parents(tmp_path: Path) -> None:
+    """An evil merge (one that adds files while merging) is judged; a clean one has nothing."""
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("environment.yml", ENVIRONMENT)
+    write_lock(repo.path, ["linux-64"])
+    repo.commit("chore: start")
+    repo.git("checkout", "--quiet", "-b", "side")
+    repo.write("src/side.py", lines(300))
+    repo.commit("feat: add a side module")
+    repo.git("checkout", "--quiet", "main")
+    repo.write("src/main.py", lines(300))
+    repo.commit("feat: add a main module")
+    repo.git("merge", "--quiet", "--no-ff", "--no-verify", "-m", "merge the side", "side")
+    clean = repo.git("rev-parse", "HEAD").stdout.strip()
+    repo.git("checkout", "--quiet", "-b", "evil", "HEAD~1")
+    repo.git("merge", "--quiet", "--no-ff", "--no-commit", "side")
+    repo.write("model.pt", b"\x80\x02")
+    repo.write("notes.bin", b"\0" * 700 * 1024)
+    repo.write("src/big.py", lines(600))
+    repo.write("environment.yml", ENVIRONMENT + "  - numpy\n")
+    repo.commit("merge the side")
+    evil = repo.git("rev-parse", "HEAD").stdout.strip()
+
+    assert check_range(repo.path, f"{clean}~1..{clean}").violations == []
+    report = check_range(repo.path, f"{evil}~1..{evil}")
+    found = {(v.commit, v.rule, v.message.split(":")[0]) for v in report.violations}
+    assert {(evil, "no-artifacts", "model.pt"), (evil, "no-artifacts", "notes.bin")} <= found
+    assert {rule for _, rule, _ in found} == {"no-artifacts", "atomic-commit", "lock-fresh"}
+    assert not any("side.py" in v.message or "main.py" in v.message for v in report.violations)
