@@ -89,6 +89,13 @@ def check_range(path: Path, revisions: str | None = None) -> Report:
             f"({str(error).split(' failed: ', 1)[-1].strip()}): name two commits of this "
             "repository, BASE..HEAD (in CI, check out the whole history: fetch-depth: 0)."
         ) from error
+    if cut_off := _shallow_boundary(root, commits):
+        raise ScaffoldError(
+            f"The commit {cut_off[:SHORT]} of {revisions} is where this shallow clone's "
+            "history stops: git shows it without its parents, so it cannot be judged (it "
+            "is not the first commit). Fetch the whole history: `git fetch --unshallow` "
+            "(in CI, check out with fetch-depth: 0)."
+        )
     try:
         violations = check_commits(root, commits, settings)
     except HookError as error:
@@ -183,6 +190,23 @@ def merge_changes(diffs: list[list[Change]], parents: int) -> list[Change]:
             if path in theirs
         }
     return [closest[change.path] for change in diffs[0] if change.path in closest]
+
+
+def _shallow_boundary(root: Path, commits: list[Commit]) -> str | None:
+    """A commit of the range whose parents a shallow clone did not fetch, or None.
+
+    git shows such a commit without parents, as it shows a repository's first commit, which
+    the rules exempt: judged as one, it would pass unchecked.
+    """
+    parentless = [commit.sha for commit in commits if not commit.parents]
+    if not parentless:
+        return None
+    shallow = root / git.git("rev-parse", "--git-path", "shallow", cwd=root)
+    try:
+        cut = set(shallow.read_text(encoding="ascii").split())
+    except FileNotFoundError:  # not a shallow clone
+        return None
+    return next((sha for sha in parentless if sha in cut), None)
 
 
 def check_commits(root: Path, commits: list[Commit], settings: Settings) -> list[Violation]:

@@ -228,3 +228,20 @@ def test_a_merge_is_judged_on_what_it_adds_beyond_its_parents(tmp_path: Path) ->
     assert {(evil, "no-artifacts", "model.pt"), (evil, "no-artifacts", "notes.bin")} <= found
     assert {rule for _, rule, _ in found} == {"no-artifacts", "atomic-commit", "lock-fresh"}
     assert not any("side.py" in v.message or "main.py" in v.message for v in report.violations)
+
+
+def test_a_shallow_clone_s_oldest_commit_is_not_taken_for_the_root(tmp_path: Path) -> None:
+    """Its parents were not fetched: judging it as a first commit would skip rules silently."""
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("chore: start")
+    repo.write("src/big.py", lines(600))
+    repo.commit("feat: add the evaluation suite")
+    repo.commit("feat: add nothing at all")
+    clone = tmp_path / "clone"
+    subprocess.run(
+        ["git", "clone", "--quiet", "--depth", "2", f"file://{repo.path}", str(clone)],
+        check=True,
+    )
+    assert check_range(clone, "HEAD~1..HEAD").violations == []  # its parent is there
+    with pytest.raises(ScaffoldError, match=r"shallow.*git fetch --unshallow.*fetch-depth: 0"):
+        check_range(clone, "HEAD")
