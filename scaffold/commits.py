@@ -244,7 +244,11 @@ def _problems(
     for change in _new_files(commit):
         size = sizes.get(change.new_blob, 0)
         content = contents.get(change.new_blob)
-        yield no_artifacts.HOOK, no_artifacts.check(change.path, size, content, settings)
+        added = change.status in "AC"
+        yield (
+            no_artifacts.HOOK,
+            no_artifacts.check(change.path, size, content, settings, added=added),
+        )
     if _touches_environment(commit):
         yield lock_fresh.HOOK, _lock_problems(commit, contents)
 

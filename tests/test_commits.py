@@ -245,3 +245,16 @@ def test_a_shallow_clone_s_oldest_commit_is_not_taken_for_the_root(tmp_path: Pat
     assert check_range(clone, "HEAD~1..HEAD").violations == []  # its parent is there
     with pytest.raises(ScaffoldError, match=r"shallow.*git fetch --unshallow.*fetch-depth: 0"):
         check_range(clone, "HEAD")
+
+
+def test_only_added_files_are_held_to_the_size_limit(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("chore: start")
+    repo.write("corpus.txt", "x" * 600 * 1024)
+    added = repo.commit("docs: add the corpus")
+    repo.write("corpus.txt", "x" * 600 * 1024 + "more\n")
+    repo.commit("docs: edit the corpus")
+    repo.git("mv", "corpus.txt", "texts.txt")
+    repo.commit("docs: rename the corpus")
+    report = check_range(repo.path, "HEAD~3..HEAD")
+    assert [(v.commit, v.rule) for v in report.violations] == [(added, "no-artifacts")]

@@ -103,6 +103,7 @@ def test_the_hook_checks_the_files_it_is_given(tmp_path: Path, monkeypatch, caps
     repo.write("naïve/notes.md", "<<<<<<< HEAD\n")
     repo.write("src/ok.py", "x = 1\n")
     os.symlink("src/ok.py", repo.path / "link.pt")
+    repo.stage()
     monkeypatch.chdir(repo.path)
     status = no_artifacts.main(["runs/best model.pt", "naïve/notes.md", "src/ok.py", "link.pt"])
     output = capsys.readouterr().err
@@ -111,3 +112,42 @@ def test_the_hook_checks_the_files_it_is_given(tmp_path: Path, monkeypatch, caps
     assert "naïve/notes.md:1: an unresolved conflict marker" in output
     assert "ok.py" not in output and "link.pt" not in output
     assert no_artifacts.main(["src/ok.py", "deleted-since.py"]) == 0
+
+
+def test_only_files_the_commit_adds_are_held_to_the_size_limit(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """As check-added-large-files: a large file already in git is not refused on every edit,
+    nor on a rename, where `git rm --cached` would drop it from git."""
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("corpus.txt", "x" * 600 * 1024)
+    repo.commit("chore: start")
+    monkeypatch.chdir(repo.path)
+    repo.write("corpus.txt", "x" * 600 * 1024 + "more\n")
+    repo.stage()
+    assert no_artifacts.main(["corpus.txt"]) == 0
+    repo.commit("docs: edit the corpus")
+    repo.git("mv", "corpus.txt", "texts.txt")
+    assert no_artifacts.main(["texts.txt"]) == 0
+    repo.write("new.txt", "x" * 600 * 1024)
+    repo.stage()
+    assert no_artifacts.main(["texts.txt", "new.txt"]) == 1
+    assert capsys.readouterr().err.startswith("new.txt: 600 KB, over the 500 KB limit")
+
+
+def test_the_hook_judges_the_staged_file_not_the_one_on_disk(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """What is committed is the index: a file a clean filter stores small (a Git LFS
+    pointer) passes, as check-commits passes it, and an unstaged fix does not count."""
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("chore: start")
+    repo.git("config", "filter.pointer.clean", "echo pointer; cat >/dev/null")
+    repo.write(".gitattributes", "*.bin filter=pointer\n")
+    repo.write("big.bin", b"\1" * 700 * 1024)
+    repo.write("notes.md", "<<<<<<< HEAD\n")
+    repo.stage()
+    repo.write("notes.md", "resolved\n")
+    monkeypatch.chdir(repo.path)
+    assert no_artifacts.main(["big.bin", "notes.md"]) == 1
+    assert capsys.readouterr().err.startswith("notes.md:1: an unresolved conflict marker")
