@@ -111,7 +111,15 @@ def rules_for(root: Path, revisions: str) -> settings_module.Settings:
         return settings_module.load(root)
     # A base without the file (or no such base, which reading the range then reports): ""
     text = git.git("show", f"{base}:{settings_module.PYPROJECT}", cwd=root, check=False)
-    return settings_module.parse(text)
+    try:
+        return settings_module.parse(text)
+    except HookError as error:
+        raise HookError(
+            f"{error} (The settings were read at {base}, the base of the range, so that a "
+            "branch cannot loosen the rules that judge it: a branch that fixes them is "
+            f"judged by them too. Fix it on {base} itself, in a commit of its own, then run "
+            "this again.)"
+        ) from error
 
 
 def default_range(root: Path) -> str:

@@ -258,3 +258,14 @@ def test_only_added_files_are_held_to_the_size_limit(tmp_path: Path) -> None:
     repo.commit("docs: rename the corpus")
     report = check_range(repo.path, "HEAD~3..HEAD")
     assert [(v.commit, v.rule) for v in report.violations] == [(added, "no-artifacts")]
+
+
+def test_a_wrong_setting_at_the_base_says_where_it_was_read_and_how_out(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("pyproject.toml", "[tool.scaffold.hooks]\nmax_lines = 500\n")
+    repo.commit("chore: start")
+    repo.git("checkout", "--quiet", "-b", "fix-settings")
+    repo.write("pyproject.toml", "[tool.scaffold.hooks]\nmax-lines = 500\n")
+    repo.commit("fix: spell max-lines as the hooks read it")
+    with pytest.raises(ScaffoldError, match=r"max_lines.*read at main.*Fix it on main itself"):
+        check_range(repo.path, "main..HEAD")
