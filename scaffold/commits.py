@@ -248,7 +248,11 @@ def _problems(
         yield commit_msg.HOOK, commit_msg.check(commit.message, settings, allow_autosquash=False)
     exempt = atomic_commit.exemption(commit.changes, contents, first=not commit.parents)
     if not exempt:
-        yield atomic_commit.HOOK, atomic_commit.check(commit.changes, contents, settings)
+        large_allowed = atomic_commit.large_reason(commit.message) is not None
+        yield (
+            atomic_commit.HOOK,
+            atomic_commit.check(commit.changes, contents, settings, large_allowed=large_allowed),
+        )
     for change in _new_files(commit):
         size = sizes.get(change.new_blob, 0)
         content = contents.get(change.new_blob)

@@ -269,3 +269,22 @@ def test_a_wrong_setting_at_the_base_says_where_it_was_read_and_how_out(tmp_path
     repo.commit("fix: spell max-lines as the hooks read it")
     with pytest.raises(ScaffoldError, match=r"max_lines.*read at main.*Fix it on main itself"):
         check_range(repo.path, "main..HEAD")
+
+
+def test_a_large_commit_marked_deliberate_passes_but_mixing_never_does(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("environment.yml", ENVIRONMENT)
+    write_lock(repo.path, ["linux-64"])
+    repo.commit("chore: start")
+    repo.write("src/vendored.py", lines(600))
+    marked = "feat: vendor the tokenizer\n\nLarge-commit: vendored code, read upstream"
+    repo.commit(marked)
+    repo.write("src/other.py", lines(600))
+    repo.commit("feat: add another module\n\nLarge-commit:")  # no reason: not marked
+    repo.write("environment.yml", ENVIRONMENT + "  - numpy\n")
+    write_lock(repo.path, ["linux-64"])
+    repo.write("src/more.py", lines(600))
+    repo.commit("feat: vendor numpy helpers\n\nLarge-commit: vendored code")
+    report = check_range(repo.path, "HEAD~3..HEAD")
+    messages = [(v.rule, v.message.split(" ")[1]) for v in report.violations]
+    assert messages == [("atomic-commit", "changed"), ("atomic-commit", "changes")]

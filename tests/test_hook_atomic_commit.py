@@ -126,7 +126,9 @@ def test_too_many_lines_are_refused_with_the_way_out(
     assert status == 1
     assert "401 changed lines in 1 file, over the limits of 400 lines and 20 files" in output
     assert "src/demo/big.py (+401 -0)" in output
-    assert "git add -p" in output and "SKIP=atomic-commit git commit" in output
+    assert "git add -p" in output
+    # The trailer marks it deliberate for check-commits in CI too.
+    assert "SKIP=atomic-commit git commit --trailer 'Large-commit: WHY'" in output
 
 
 def test_the_limits_themselves_pass(repo: GitRepo) -> None:

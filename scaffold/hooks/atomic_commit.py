@@ -9,7 +9,8 @@ Two rules, on what the commit being made changes:
 - **Size**: at most `max-lines` changed lines in at most `max-files` files. Lock files and
   other generated files, binary files, pure renames and whole-file deletions are not
   counted: none of them is read line by line in a review. A deliberately large change
-  passes with pre-commit's `SKIP=atomic-commit`.
+  passes with pre-commit's `SKIP=atomic-commit`, and in `scaffold check-commits` with a
+  `Large-commit: REASON` trailer in its message (the hook runs before the message exists).
 
 The first commit, merges, and template updates (a commit that changes the answers in
 `.copier-answers.yml`, as `scaffold update` makes) are exempt from both: they are not
@@ -35,6 +36,9 @@ HOOK = "atomic-commit"
 ANSWERS_FILE = ".copier-answers.yml"  # as scaffold.template_history.ANSWERS_FILE
 PYPROJECT = "pyproject.toml"
 SHOWN = 3  # files named in a one-line message before "and N more"
+# The trailer that marks a large commit as deliberate. It names what it allows (size, never
+# mixing) and is found by `git log --grep='^Large-commit:'`.
+LARGE_TRAILER = "Large-commit"
 
 
 def contents_needed(changes: Sequence[Change]) -> set[str]:
@@ -66,15 +70,37 @@ def exemption(
 
 
 def check(
-    changes: Sequence[Change], contents: Mapping[str, bytes | None], settings: Settings
+    changes: Sequence[Change],
+    contents: Mapping[str, bytes | None],
+    settings: Settings,
+    *,
+    large_allowed: bool = False,
 ) -> list[Problem]:
-    """The problems of a commit that is not exempt: mixing first, then size."""
+    """The problems of a commit that is not exempt: mixing first, then size (unless a
+    large change is `large_allowed`: see `large_reason`)."""
     problems = []
     if mixed := _mixing(changes, contents, settings):
         problems.append(mixed)
-    if too_large := _size(changes, settings):
+    if not large_allowed and (too_large := _size(changes, settings)):
         problems.append(too_large)
     return problems
+
+
+def large_reason(message: str) -> str | None:
+    """Why a commit message says its commit is deliberately large (its `Large-commit:
+    REASON` trailer), or None. It lets `scaffold check-commits` pass a commit made with
+    SKIP=atomic-commit, and leaves the reason in the history for whoever reviews it.
+
+    A trailer is a `Key: value` line of the message's last paragraph, never the subject's.
+    """
+    paragraphs = message.strip().split("\n\n")
+    if len(paragraphs) < 2:
+        return None
+    for line in paragraphs[-1].splitlines():
+        key, colon, reason = line.partition(":")
+        if colon and key.strip().lower() == LARGE_TRAILER.lower() and reason.strip():
+            return reason.strip()
+    return None
 
 
 def _mixing(
@@ -143,7 +169,8 @@ def _size(changes: Sequence[Change], settings: Settings) -> Problem | None:
         "with `git add -p`; commit; repeat.",
         "Not counted: lock and generated files, binary files, pure renames, deleted files.",
         "A deliberately large change (vendored code, a mass rename): "
-        "SKIP=atomic-commit git commit ...",
+        f"SKIP=atomic-commit git commit --trailer '{LARGE_TRAILER}: WHY' "
+        "(the trailer lets `scaffold check-commits` in CI pass it too).",
         f"The limits are max-lines and max-files in {PYPROJECT}'s {settings_module.TABLE}.",
     )
     return Problem(message, fix)
