@@ -118,6 +118,23 @@ def test_every_hook_is_documented() -> None:
     assert REV in docs or "scaffold_hooks_rev" in docs
 
 
+def test_the_documented_config_installs_every_stage_its_hooks_run_at() -> None:
+    """`pre-commit install` installs only the pre-commit stage unless the config says more:
+    a snippet without commit-msg in its install types would never check a message."""
+    docs = (REPO_ROOT / "docs" / "commit-hooks.md").read_text(encoding="utf-8")
+    stages = {hook["id"]: set(hook["stages"]) for hook in MANIFEST}
+    snippets = [
+        yaml.safe_load(block)
+        for block in re.findall(r"```yaml\n(.*?)```", docs, re.DOTALL)
+        if "repos:" in block
+    ]
+    assert snippets
+    for config in snippets:
+        ids = {hook["id"] for repo in config["repos"] for hook in repo["hooks"]}
+        needed = set().union(*(stages[hook_id] for hook_id in ids))
+        assert needed <= set(config.get("default_install_hook_types", ["pre-commit"]))
+
+
 def test_the_rev_names_a_scaffold_release() -> None:
     assert re.fullmatch(r"scaffold-v\d+\.\d+\.\d+", REV)
 
