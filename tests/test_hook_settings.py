@@ -50,6 +50,16 @@ def test_wrong_settings_name_the_key(tmp_path: Path, table: str, message: str) -
         settings.load(root)
 
 
+@pytest.mark.parametrize("table", ["[tool.scaffold.hook]", "[tool.scaffold.Hooks]"])
+def test_a_misspelt_table_names_the_right_one(tmp_path: Path, table: str) -> None:
+    """A typo in the table's name would otherwise turn every setting in it off."""
+    root = write_pyproject(tmp_path, f"{table}\nmax-lines = 10\n")
+    with pytest.raises(
+        HookError, match=rf"no table {re.escape(table)}.*\[tool\.scaffold\.hooks\]"
+    ):
+        settings.load(root)
+
+
 def test_invalid_toml_says_where(tmp_path: Path) -> None:
     with pytest.raises(HookError, match=r"pyproject.toml: not valid TOML"):
         settings.load(write_pyproject(tmp_path, "[tool\n"))

@@ -132,11 +132,22 @@ def load(root: Path) -> Settings:
 def parse(text: str) -> Settings:
     """The settings a pyproject.toml's text holds (raises HookError, as `load`)."""
     try:
-        table = tomllib.loads(text).get("tool", {}).get("scaffold", {}).get("hooks", {})
+        scaffold = tomllib.loads(text).get("tool", {}).get("scaffold", {})
     except tomllib.TOMLDecodeError as error:
         raise HookError(
             f"{PYPROJECT}: not valid TOML ({error}): fix it, the hooks read {TABLE} there."
         ) from error
+    if not isinstance(scaffold, dict):
+        raise HookError(f"{PYPROJECT}: [tool.scaffold] must be a table, holding {TABLE}.")
+    # scaffold reads nothing else under [tool.scaffold]: another name is a typo of the
+    # table's, which would otherwise turn every setting in it off.
+    for name in scaffold:
+        if name != "hooks":
+            raise HookError(
+                f"{PYPROJECT}: there is no table [tool.scaffold.{name}]: the hooks' settings "
+                f"go in {TABLE}."
+            )
+    table = scaffold.get("hooks", {})
     if not isinstance(table, dict):
         raise HookError(f"{PYPROJECT}: {TABLE} must be a table of settings.")
     return from_table(table)
