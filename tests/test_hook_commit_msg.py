@@ -132,3 +132,29 @@ def test_through_git_and_during_a_merge(tmp_path: Path) -> None:
     repo.commit()
     # git runs commit-msg for merges too; a merge message is git's business, not ours
     repo.git("merge", "--quiet", "--no-ff", "-m", "merging the side branch in", "side")
+
+
+def test_git_s_comment_character_is_the_one_git_strips(tmp_path: Path, monkeypatch) -> None:
+    """With core.commentChar set, git's comment lines start with it, not with '#'."""
+    repo = GitRepo(tmp_path / "r")
+    repo.install_hook("commit-msg", "commit_msg")
+    repo.write("a.py", "x\n")
+    repo.stage()
+    monkeypatch.setenv("GIT_EDITOR", "sed -i '1s/^/feat: add the first module/'")
+    made = repo.git("-c", "core.commentChar=;", "commit", "--quiet", check=False)
+    assert made.returncode == 0, made.stderr
+
+
+@pytest.mark.parametrize("setting", ["auto", "%"])
+def test_the_comment_character_is_read_from_git(tmp_path: Path, monkeypatch, setting: str) -> None:
+    """As in a squash's message, where git's comments come first and last."""
+    repo = GitRepo(tmp_path / "r")
+    repo.git("config", "core.commentChar", setting)
+    char = "%" if setting == "%" else ";"  # auto: git chose ';', as a line starts with '#'
+    message = repo.write(
+        ".git/COMMIT_EDITMSG",
+        f"{char} This is a combination of 2 commits.\n\nfeat: add a data card\n\n"
+        f"#42 asked for it\n\n{char} Please enter the commit message\n",
+    )
+    monkeypatch.chdir(repo.path)
+    assert commit_msg.main([str(message)]) == 0

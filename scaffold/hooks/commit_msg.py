@@ -23,7 +23,9 @@ from scaffold.hooks.report import HookError, Problem, emit, fail
 from scaffold.hooks.settings import Settings
 
 HOOK = "commit-msg"
-SCISSORS = "# ------------------------ >8 ------------------------"
+SCISSORS = " ------------------------ >8 ------------------------"  # after the comment char
+# What git chooses from, in order, when core.commentChar is `auto`.
+AUTO_COMMENT_CHARS = "#;@!$%^&|:"
 HEADER = re.compile(r"(?P<type>[A-Za-z]+)(?:\((?P<scope>[^()]+)\))?(?P<breaking>!)?: (?P<text>.*)")
 WRITTEN_BY_GIT = re.compile(r'(Revert ".*|Reapply ".*)')
 AUTOSQUASH = re.compile(r"(fixup|squash|amend)! ")
@@ -41,16 +43,39 @@ FILLER = frozenset(
 )
 
 
-def clean(message: str) -> str:
+def clean(message: str, comment: str = "#") -> str:
     """The message as git will store it: without comment lines or the verbose diff."""
-    message = message.split(SCISSORS, 1)[0]
-    lines = [line.rstrip() for line in message.splitlines() if not line.startswith("#")]
+    message = message.split(comment + SCISSORS, 1)[0]
+    lines = [line.rstrip() for line in message.splitlines() if not line.startswith(comment)]
     return "\n".join(lines).strip("\n")
 
 
-def check(message: str, settings: Settings, *, allow_autosquash: bool = True) -> list[Problem]:
-    """The problems of a commit message (raw or already cleaned)."""
-    text = clean(message)
+def comment_char(message: str) -> str:
+    """What starts git's comment lines in the message file: core.commentChar, `#` unless
+    it is set. With `auto`, git picked the first of #;@!$%^&|: that starts no line of the
+    message, then added its comments last (or its verbose diff, after the scissors line),
+    so the message's own last comment line shows which one it picked."""
+    try:
+        setting = git_changes.decode(git_changes.git("config", "core.commentChar")).strip()
+    except HookError:  # not set
+        return "#"
+    if setting != "auto":
+        return setting or "#"
+    lines = [line for line in message.splitlines() if line.strip()]
+    for line in lines:
+        if line[:1] in AUTO_COMMENT_CHARS and line[1:] == SCISSORS:
+            return line[0]
+    if lines and lines[-1][0] in AUTO_COMMENT_CHARS:
+        return lines[-1][0]
+    return "#"
+
+
+def check(
+    message: str, settings: Settings, *, allow_autosquash: bool = True, comment: str = "#"
+) -> list[Problem]:
+    """The problems of a commit message (raw or already cleaned; `comment` starts the lines
+    git strips)."""
+    text = clean(message, comment)
     if not text.strip():
         return [Problem(f"the commit message is empty: describe the change, e.g. `{EXAMPLE}`")]
     subject, _, body = text.partition("\n")
@@ -118,7 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         repo = git_changes.repo()
         if repo.merging:
             return 0
-        problems = check(message, settings_module.load(repo.root))
+        settings = settings_module.load(repo.root)
+        problems = check(message, settings, comment=comment_char(message))
     except OSError as error:
         return fail(HookError(f"{path}: cannot read the commit message ({error})."))
     except HookError as error:
