@@ -380,13 +380,13 @@ def check_commits(
     ] = Path("."),
 ) -> None:
     """Check every commit of a range against the commit hooks' rules; exits 1 on any problem."""
-    from scaffold.commits import check_range
+    from scaffold.commits import check_range, rebase_base
 
     report = check_range(repo, revisions)
     for violation in report.violations:
         typer.echo(str(violation))
     if report.violations:
-        base = report.revisions.split("..")[0] if ".." in report.revisions else "--root"
+        base = rebase_base(report.revisions)
         typer.echo(
             f"\n{len(report.violations)} problem(s) in {report.commits_at_fault} of "
             f"{report.commits} commit(s) of {report.revisions}. Rewrite them with "

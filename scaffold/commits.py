@@ -97,7 +97,7 @@ def check_range(path: Path, revisions: str | None = None) -> Report:
             "(in CI, check out with fetch-depth: 0)."
         )
     try:
-        violations = check_commits(root, commits, settings)
+        violations = check_commits(root, commits, settings, rebase_base(revisions))
     except HookError as error:
         raise ScaffoldError(str(error)) from error
     return Report(revisions, len(commits), violations)
@@ -217,8 +217,18 @@ def _shallow_boundary(root: Path, commits: list[Commit]) -> str | None:
     return next((sha for sha in parentless if sha in cut), None)
 
 
-def check_commits(root: Path, commits: list[Commit], settings: Settings) -> list[Violation]:
-    """Apply every rule to every commit; the blobs they read come from two git calls."""
+def rebase_base(revisions: str) -> str:
+    """What `git rebase -i` takes to rewrite the commits of `revisions`: its base, or
+    `--root` for a range without one (`HEAD`: every commit)."""
+    return revisions.split("..", 1)[0] if ".." in revisions else "--root"
+
+
+def check_commits(
+    root: Path, commits: list[Commit], settings: Settings, base: str
+) -> list[Violation]:
+    """Apply every rule to every commit; the blobs they read come from two git calls.
+
+    `base` is where the commits are rebased to fix them (`rebase_base`)."""
     limit = settings.max_file_size_kb * 1024
     files = [change for commit in commits for change in _new_files(commit)]
     sizes = git_changes.object_sizes(root, (change.new_blob for change in files))
@@ -233,7 +243,7 @@ def check_commits(root: Path, commits: list[Commit], settings: Settings) -> list
 
     violations = []
     for commit in commits:
-        for rule, problems in _problems(commit, contents, sizes, settings):
+        for rule, problems in _problems(commit, contents, sizes, settings, base):
             violations += [Violation(commit.sha, rule, problem.message) for problem in problems]
     return violations
 
@@ -243,9 +253,10 @@ def _problems(
     contents: dict[str, bytes | None],
     sizes: dict[str, int],
     settings: Settings,
+    base: str,
 ) -> Iterable[tuple[str, list[Problem]]]:
     if len(commit.parents) < 2:  # a merge's message is git's
-        yield commit_msg.HOOK, commit_msg.check(commit.message, settings, allow_autosquash=False)
+        yield commit_msg.HOOK, commit_msg.check(commit.message, settings, rebase_base=base)
     exempt = atomic_commit.exemption(commit.changes, contents, first=not commit.parents)
     if not exempt:
         large_allowed = atomic_commit.large_reason(commit.message) is not None

@@ -288,3 +288,15 @@ def test_a_large_commit_marked_deliberate_passes_but_mixing_never_does(tmp_path:
     report = check_range(repo.path, "HEAD~3..HEAD")
     messages = [(v.rule, v.message.split(" ")[1]) for v in report.violations]
     assert messages == [("atomic-commit", "changed"), ("atomic-commit", "changes")]
+
+
+@pytest.mark.parametrize("revisions", ["{good}..HEAD", "HEAD"])
+def test_the_fixup_refusal_names_the_base_to_rebase_onto(
+    history: tuple[GitRepo, dict[str, str]], revisions: str
+) -> None:
+    repo, shas = history
+    revisions = revisions.format(good=shas["good"])
+    report = check_range(repo.path, revisions)
+    (fixup,) = [v for v in report.violations if v.commit == shas["fixup"]]
+    base = shas["good"] if ".." in revisions else "--root"
+    assert fixup.message.endswith(f"(`git rebase -i --autosquash {base}`)")

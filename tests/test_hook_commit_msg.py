@@ -14,7 +14,7 @@ from scaffold.update import commit_message
 SETTINGS = Settings()
 
 
-def messages(text: str, **options: bool) -> list[str]:
+def messages(text: str, **options: str) -> list[str]:
     return [problem.message for problem in commit_msg.check(text, SETTINGS, **options)]
 
 
@@ -70,8 +70,8 @@ def test_bad_messages_say_what_to_do(text: str, expected: str) -> None:
 
 
 def test_fixups_are_refused_where_they_would_be_merged() -> None:
-    (found,) = messages("fixup! feat: add a model", allow_autosquash=False)
-    assert "git rebase -i --autosquash" in found
+    (found,) = messages("fixup! feat: add a model", rebase_base="origin/main")
+    assert "git rebase -i --autosquash origin/main" in found
 
 
 def test_settings_change_types_and_length() -> None:

@@ -71,10 +71,19 @@ def comment_char(message: str) -> str:
 
 
 def check(
-    message: str, settings: Settings, *, allow_autosquash: bool = True, comment: str = "#"
+    message: str,
+    settings: Settings,
+    *,
+    rebase_base: str | None = None,
+    comment: str = "#",
 ) -> list[Problem]:
     """The problems of a commit message (raw or already cleaned; `comment` starts the lines
-    git strips)."""
+    git strips).
+
+    Fixups pass without a `rebase_base` (locally, where a rebase is about to fold them in);
+    with one (the base of the range `scaffold check-commits` judges, or `--root`) they are
+    refused, naming the rebase that folds them in.
+    """
     text = clean(message, comment)
     if not text.strip():
         return [Problem(f"the commit message is empty: describe the change, e.g. `{EXAMPLE}`")]
@@ -82,12 +91,12 @@ def check(
     if WRITTEN_BY_GIT.fullmatch(subject):
         return []
     if AUTOSQUASH.match(subject):
-        if allow_autosquash:
+        if rebase_base is None:
             return []
         return [
             Problem(
                 f"{subject!r} is a fixup: fold it into its commit before merging "
-                "(`git rebase -i --autosquash BASE`)"
+                f"(`git rebase -i --autosquash {rebase_base}`)"
             )
         ]
     problems = []
