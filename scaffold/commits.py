@@ -255,9 +255,12 @@ def _problems(
     settings: Settings,
     base: str,
 ) -> Iterable[tuple[str, list[Problem]]]:
-    if len(commit.parents) < 2:  # a merge's message is git's
+    merge = len(commit.parents) > 1
+    if not merge:  # a merge's message is git's
         yield commit_msg.HOOK, commit_msg.check(commit.message, settings, rebase_base=base)
-    exempt = atomic_commit.exemption(commit.changes, contents, first=not commit.parents)
+    exempt = atomic_commit.exemption(
+        commit.changes, contents, first=not commit.parents, merge=merge
+    )
     if not exempt:
         large_allowed = atomic_commit.large_reason(commit.message) is not None
         yield (

@@ -14,8 +14,7 @@ Two rules, on what the commit being made changes:
 
 The first commit, merges, and template updates (a commit that changes the answers in
 `.copier-answers.yml`, as `scaffold update` makes) are exempt from both: they are not
-written by hand, so there is nothing to split. (The hook sees a merge's whole staged
-branch; `scaffold check-commits` judges what a merge adds beyond its parents.)
+written by hand, so there is nothing to split.
 """
 
 import re
@@ -57,10 +56,13 @@ def exemption(
     contents: Mapping[str, bytes | None],
     *,
     first: bool = False,
+    merge: bool = False,
 ) -> str | None:
     """Why the rules do not apply to this commit, or None when they do."""
     if first:
         return "the first commit"
+    if merge:  # its conflicts resolved, in whatever files they were: nothing to split
+        return "a merge"
     for change in changes:
         if change.path != ANSWERS_FILE or not change.exists_after:
             continue
