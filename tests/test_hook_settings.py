@@ -83,6 +83,27 @@ def test_patterns_match_like_gitignore(path: str, decided_by: str | None) -> Non
     assert settings.match(path, Settings().artifacts) == decided_by
 
 
+@pytest.mark.parametrize(
+    ("pattern", "matched", "unmatched"),
+    [
+        ("/data/**", ["data/x.csv", "data/raw/a.bin"], ["src/data/x.csv"]),  # anchored
+        ("outputs/", ["outputs/a.txt", "exp/outputs/b/c.png"], ["outputs", "src/outputs.py"]),
+        ("/outputs/", ["outputs/a/b.txt"], ["exp/outputs/b.txt"]),
+        ("exp/ckpt/", ["exp/ckpt/a.bin", "exp/ckpt/b/c.bin"], ["ckpt/a.bin", "x/exp/ckpt/a"]),
+        ("**/checkpoints/*", ["checkpoints/a.bin", "x/y/checkpoints/b.bin"], ["checkpoints"]),
+    ],
+)
+def test_gitignore_s_folder_and_anchor_forms_match_as_there(
+    pattern: str, matched: list[str], unmatched: list[str]
+) -> None:
+    """A user who writes `outputs/` or `/data/**`, as in .gitignore, must get its meaning,
+    not a pattern that silently matches nothing."""
+    for path in matched:
+        assert settings.match(path, (pattern,)) == pattern, path
+    for path in unmatched:
+        assert settings.match(path, (pattern,)) is None, path
+
+
 def test_the_last_matching_pattern_wins() -> None:
     patterns = ("*.csv", "!tests/fixtures/*", "tests/fixtures/huge.csv")
     assert settings.match("tests/fixtures/small.csv", patterns) is None

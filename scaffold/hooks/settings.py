@@ -182,12 +182,28 @@ def match(path: str, patterns: tuple[str, ...]) -> str | None:
     Case is ignored, as the file systems of macOS and Windows ignore it: BEST.PT is a
     checkpoint too.
     """
-    name = path.rsplit("/", 1)[-1]
     decided = None
     for pattern in patterns:
         negated = pattern.startswith("!")
         glob = pattern[1:] if negated else pattern
-        subject = path if "/" in glob else name
-        if fnmatch.fnmatchcase(subject.lower(), glob.lower()):
+        if _matches(path.lower(), glob.lower()):
             decided = None if negated else pattern
     return decided
+
+
+def _matches(path: str, glob: str) -> bool:
+    """Whether `path` matches one pattern, read as .gitignore reads it: without a `/` but a
+    trailing one, it matches a name in any folder; with one (a leading `/` too), the path
+    from the top, where `*` also crosses folders and `**/` may match no folder; a trailing
+    `/` names a folder, so it matches every file below it."""
+    body = glob.strip("/")
+    anchored = glob.startswith("/") or "/" in body
+    forms = [body, body.removeprefix("**/")] if body.startswith("**/") else [body]
+    if glob.endswith("/"):
+        folders = path.split("/")[:-1]
+        subjects = ["/".join(folders[: n + 1]) for n in range(len(folders))]
+        if not anchored:
+            subjects = folders
+    else:
+        subjects = [path] if anchored else [path.rsplit("/", 1)[-1]]
+    return any(fnmatch.fnmatchcase(subject, form) for subject in subjects for form in forms)
