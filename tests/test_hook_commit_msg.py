@@ -49,8 +49,12 @@ def test_good_messages_pass(text: str) -> None:
         ("fix", "is not a Conventional Commit subject"),
         ("update", "is not a Conventional Commit subject"),
         ("Added the model", "is not a Conventional Commit subject"),
-        ("feat:add it", "is not a Conventional Commit subject"),
-        ("feature: add a model", "'feature' is not a commit type"),
+        ("feat:add it", "is not a Conventional Commit subject (no space after the colon)"),
+        ("feat(plots):add a legend", "subject (no space after the colon)"),
+        ("feat(): add a legend", "subject (its scope is empty: name one, or drop the brackets)"),
+        ("feat : add a legend", "subject (a space before the colon)"),
+        ("feature: add a model", "'feature' is not a commit type: use one of"),
+        ("Feat: add a model", "'Feat' is not a commit type (in lower case: feat)"),
         ("feat: wip", "says nothing about the change"),
         ("fix: fix", "says nothing about the change"),
         ("chore: misc updates", "says nothing about the change"),
@@ -108,10 +112,11 @@ def test_the_hook_reads_the_file_git_passes(tmp_path: Path, monkeypatch, capsys)
     repo = GitRepo(tmp_path / "r")
     message = repo.write(".git/COMMIT_EDITMSG", "misc changes\n")
     monkeypatch.chdir(repo.path)
-    assert commit_msg.main([str(message)]) == 1
+    assert commit_msg.main([".git/COMMIT_EDITMSG"]) == 1  # as git passes it, from the top
     output = capsys.readouterr().err
     assert "commit message: 'misc changes' is not a Conventional Commit subject" in output
-    assert f"git commit -e -F {message}" in output
+    # A path that works from any folder of the repo, and the options git did not keep.
+    assert f"git commit -e -F {message.resolve()}` edits it again (add the options" in output
     message.write_text("feat: add a data card\n")
     assert commit_msg.main([str(message)]) == 0
 

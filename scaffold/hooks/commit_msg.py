@@ -13,6 +13,7 @@ refused by `scaffold check-commits`, which sees what would be merged.
 """
 
 import re
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +30,12 @@ AUTO_COMMENT_CHARS = "#;@!$%^&|:"
 HEADER = re.compile(r"(?P<type>[A-Za-z]+)(?:\((?P<scope>[^()]+)\))?(?P<breaking>!)?: (?P<text>.*)")
 WRITTEN_BY_GIT = re.compile(r'(Revert ".*|Reapply ".*)')
 AUTOSQUASH = re.compile(r"(fixup|squash|amend)! ")
+# Near misses of HEADER, and what each lacks: said before the general advice.
+SLIPS = [
+    (re.compile(r"[A-Za-z]+\(\s*\)"), " (its scope is empty: name one, or drop the brackets)"),
+    (re.compile(r"[A-Za-z]+(\([^()]*\))?!?\s+:"), " (a space before the colon)"),
+    (re.compile(r"[A-Za-z]+(\([^()]*\))?!?:(?! )"), " (no space after the colon)"),
+]
 EXAMPLE = "fix(data): retry interrupted downloads"
 # Words that say nothing about a change. A description made only of these is refused;
 # one word more ("remove debug code", "add tests", a description in Russian) passes.
@@ -102,17 +109,20 @@ def check(
     problems = []
     header = HEADER.fullmatch(subject)
     if header is None:
+        slip = next((why for pattern, why in SLIPS if pattern.match(subject)), "")
         return [
             Problem(
-                f"{subject!r} is not a Conventional Commit subject: write "
+                f"{subject!r} is not a Conventional Commit subject{slip}: write "
                 f"`type(scope): what it does`, e.g. `{EXAMPLE}` "
                 f"(types: {', '.join(settings.commit_types)})"
             )
         ]
     if header["type"] not in settings.commit_types:
+        lower = header["type"].lower()
+        case = f" (in lower case: {lower})" if lower in settings.commit_types else ""
         problems.append(
             Problem(
-                f"{header['type']!r} is not a commit type: use one of "
+                f"{header['type']!r} is not a commit type{case}: use one of "
                 f"{', '.join(settings.commit_types)}"
             )
         )
@@ -160,7 +170,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(error)
     if problems:
         problems = [Problem(f"commit message: {problem.message}") for problem in problems]
-        kept = f"The message is kept in {path}: `git commit -e -F {path}` edits it again."
+        kept_in = shlex.quote(str(path.resolve()))  # from any folder: git gave it from the top
+        kept = (
+            f"The message is kept: `git commit -e -F {kept_in}` edits it again (add the "
+            "options you gave, e.g. -a: the commit was not made)."
+        )
         problems[-1] = Problem(problems[-1].message, (kept,))
     return emit(problems)
 
