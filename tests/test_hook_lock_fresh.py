@@ -38,6 +38,16 @@ def test_a_stale_lock_names_the_command(repo: GitRepo, monkeypatch, capsys) -> N
     assert lock_fresh.check(repo.path) == []
 
 
+def test_a_lock_left_in_conflict_says_to_take_one_side(repo: GitRepo) -> None:
+    """Markers among the packages leave the fingerprints intact: it is stale all the same,
+    and the fix is to take one side's lock first (relocking reads the lock)."""
+    lock = repo.path / lockfile.LOCK_FILE
+    lock.write_text(lock.read_text() + "<<<<<<< HEAD\n  - name: a\n=======\n>>>>>>> side\n")
+    (problem,) = lock_fresh.check(repo.path)
+    assert problem.message.startswith("conda-lock.yml holds a merge's conflict markers")
+    assert "git checkout --theirs -- conda-lock.yml" in problem.message
+
+
 def test_a_platform_missing_from_the_lock(repo: GitRepo) -> None:
     repo.write(
         "environment.yml", ENVIRONMENT.replace("  - osx-arm64\n", "  - osx-arm64\n  - win-64\n")

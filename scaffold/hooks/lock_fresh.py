@@ -41,6 +41,8 @@ def check(project: Path, *, lock_deleted: bool = False) -> list[Problem]:
     freshness = lockfile.check_freshness(project)
     if freshness.fresh:
         return []
+    if freshness.conflicted:  # relocking alone would not do: the lock must parse first
+        return [Problem(freshness.describe().rstrip("."))]
     reasons = []
     if freshness.stale_platforms:
         reasons.append(f"the environment files changed for {', '.join(freshness.stale_platforms)}")
