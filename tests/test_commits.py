@@ -281,13 +281,18 @@ def test_a_large_commit_marked_deliberate_passes_but_mixing_never_does(tmp_path:
     repo.commit(marked)
     repo.write("src/other.py", lines(600))
     repo.commit("feat: add another module\n\nLarge-commit:")  # no reason: not marked
+    repo.write("src/third.py", lines(600))
+    repo.commit("feat: add a third module\n\nlarge-commit: vendored")  # `git log --grep` misses it
     repo.write("environment.yml", ENVIRONMENT + "  - numpy\n")
     write_lock(repo.path, ["linux-64"])
     repo.write("src/more.py", lines(600))
     repo.commit("feat: vendor numpy helpers\n\nLarge-commit: vendored code")
-    report = check_range(repo.path, "HEAD~3..HEAD")
+    report = check_range(repo.path, "HEAD~4..HEAD")
     messages = [(v.rule, v.message.split(" ")[1]) for v in report.violations]
-    assert messages == [("atomic-commit", "changed"), ("atomic-commit", "changes")]
+    assert messages == [("atomic-commit", "changed")] * 2 + [("atomic-commit", "changes")]
+    marked_ones = repo.git("log", "--format=%s", "--grep=^Large-commit:", "HEAD~4..HEAD").stdout
+    assert "feat: vendor the tokenizer" in marked_ones  # what passes, `git log --grep` finds
+    assert "feat: add a third module" not in marked_ones
 
 
 @pytest.mark.parametrize("revisions", ["{good}..HEAD", "HEAD"])

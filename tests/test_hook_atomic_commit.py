@@ -124,7 +124,8 @@ def test_too_many_lines_are_refused_with_the_way_out(
     repo.stage()
     status, output = run_hook(repo, monkeypatch, capsys)
     assert status == 1
-    assert "401 changed lines in 1 file, over the limits of 400 lines and 20 files" in output
+    assert "401 changed lines in 1 file, over the limit of 400 lines: split it" in output
+    assert "(or, if it is deliberate, say why in a `Large-commit: WHY` trailer)" in output
     assert "src/demo/big.py (+401 -0)" in output
     assert "git add -p" in output
     # The trailer marks it deliberate for check-commits in CI too.
@@ -160,7 +161,7 @@ def test_settings_change_the_limits(repo: GitRepo, tmp_path: Path) -> None:
     repo.stage()
     assert problems(repo, Settings(max_lines=20)) == []
     (too_large,) = problems(repo, Settings(max_lines=10))
-    assert "over the limits of 10 lines" in too_large.message
+    assert "over the limit of 10 lines:" in too_large.message
 
 
 def test_template_updates_are_exempt(repo: GitRepo) -> None:

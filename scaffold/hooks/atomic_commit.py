@@ -98,9 +98,9 @@ def large_reason(message: str) -> str | None:
     paragraphs = message.strip().split("\n\n")
     if len(paragraphs) < 2:
         return None
-    for line in paragraphs[-1].splitlines():
+    for line in paragraphs[-1].splitlines():  # as written, so that `git log --grep` finds it
         key, colon, reason = line.partition(":")
-        if colon and key.strip().lower() == LARGE_TRAILER.lower() and reason.strip():
+        if colon and key == LARGE_TRAILER and reason.strip():
             return reason.strip()
     return None
 
@@ -159,11 +159,18 @@ def _size(changes: Sequence[Change], settings: Settings) -> Problem | None:
         return None
     largest = sorted(counted, key=lambda change: change.lines, reverse=True)[:SHOWN]
     shown = ", ".join(f"{c.path} (+{c.added} -{c.deleted})" for c in largest)
+    over = [
+        f"the limit of {limit} {what}"
+        for count, limit, what in (
+            (lines, settings.max_lines, "lines"),
+            (len(counted), settings.max_files, "files"),
+        )
+        if count > limit
+    ]
     message = (
-        f"{lines} changed lines in {len(counted)} file{'s' * (len(counted) != 1)}, "
-        "over the limits of "
-        f"{settings.max_lines} lines and {settings.max_files} files: "
-        "split it into commits that each do one thing"
+        f"{lines} changed lines in {len(counted)} file{'s' * (len(counted) != 1)}, over "
+        f"{' and '.join(over)}: split it into commits that each do one thing (or, if it is "
+        f"deliberate, say why in a `{LARGE_TRAILER}: WHY` trailer)"
     )
     fix = (
         f"The largest: {shown}.",
