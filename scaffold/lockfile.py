@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scaffold.hooks.no_artifacts import CONFLICT_MARKER
+
 LOCK_FILE = "conda-lock.yml"
 ENVIRONMENT_FILE = "environment.yml"
 # Where the channels cannot be reached, a local mirror (a conda channel on disk) can.
@@ -29,8 +31,6 @@ INPUT_FILES = (ENVIRONMENT_FILE, DEV_ENVIRONMENT_FILE, VIRTUAL_PACKAGES_FILE)
 LOCK_AND_INPUTS = (*INPUT_FILES, LOCK_FILE)  # what an environment change touches
 _FINGERPRINT_VERSION = b"scaffold-lock-inputs-1"
 _HASH_LINE = re.compile(r"^\s{4}([\w.-]+):\s*([0-9a-f]{64})\s*$")
-# A line git writes where a merge left a conflict: a lock with one matches nothing.
-_CONFLICT_MARKER = re.compile(rb"^(?:<{7}|>{7})(?: |$)", re.MULTILINE)
 
 
 def fingerprint(project: Path, platform: str) -> str:
@@ -129,7 +129,7 @@ def check_freshness(project: Path, platforms: list[str] | None = None) -> Freshn
         for platform in judged
         if platform in recorded and recorded[platform] != fingerprint(project, platform)
     ]
-    conflicted = bool(_CONFLICT_MARKER.search(lock.read_bytes()))  # a few ms for a large lock
+    conflicted = bool(CONFLICT_MARKER.search(lock.read_bytes()))  # a few ms for a large lock
     return Freshness(True, stale, missing, conflicted)
 
 
