@@ -1,3 +1,3 @@
 """scaffold: generate complete, working ML research repositories and keep them up to date."""
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
