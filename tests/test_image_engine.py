@@ -20,17 +20,22 @@ import hashlib
 import json
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from engine import BASE_IMAGE, Engine, closure, missing, standin_image, started
+from conftest import REPO_ROOT
+from engine import BASE_IMAGE, Engine, closure, free_port, missing, standin_image, started
 from gitrepo import GitRepo
 
 from scaffold import images
 from scaffold.doctor import check_image
+from scaffold.errors import ImageError
 from scaffold.generation import new_project
 from scaffold.lockfile import read_lock
 from scaffold.pip_solve import CONDA_TO_PYPI
@@ -211,6 +216,40 @@ def test_push_to_a_registry_and_pull_it_back(engine: Engine, project: Path, buil
     pulled = client.images.pull(repository, tag=tag)
     assert digest.startswith("sha256:")
     assert pulled.id == images.client().images.get(f"{PACKAGE}:{tag}").id
+
+
+def test_a_failed_push_leaves_no_tag_of_that_registry(project: Path, built: dict) -> None:
+    """A `REGISTRY/name:tag` left behind would claim a push that did not happen."""
+    nowhere = f"127.0.0.1:{free_port()}"  # no registry listens there
+    with pytest.raises(ImageError, match="failed"):
+        images.push(project, nowhere, echo=lambda line: None)
+    tag = images.source(project).tag
+    assert not [t for t in images.client().images.get(tag).tags if t.startswith(nowhere)]
+
+
+def test_sigterm_during_run_removes_the_container(
+    engine: Engine, project: Path, built: dict
+) -> None:
+    """`kill` (or a cancelled CI job) stops `image run` as Ctrl-C does: exit 143, and the
+    container is removed, not left running."""
+    image = images.client().images.get(images.source(project).tag).id
+    run = [sys.executable, "-m", "scaffold", "image", "run", "--repo", str(project), "--", "smoke"]
+    process = subprocess.Popen(
+        run, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT
+    )
+
+    def containers() -> list[str]:
+        listed = images.client().containers.list(all=True)
+        return [container.id for container in listed if container.image.id == image]
+
+    deadline = time.monotonic() + 120
+    while not containers() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert containers(), process.communicate()[0] if process.poll() is not None else "none"
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=60)[0]
+    assert process.returncode == 143 and "interrupted." in output, output
+    assert containers() == []
 
 
 def _repo(path: Path) -> GitRepo:

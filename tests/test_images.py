@@ -104,19 +104,12 @@ def test_doctor_finds_a_dockerfile_cuda_that_disagrees_with_the_answers(repo: Gi
 
 
 class FakeContainer:
-    """A container whose output stops at a SIGTERM, as `kill scaffold` sends one."""
+    """A container that prints one line and ends."""
 
     removed = False
 
     def logs(self, stream: bool, follow: bool):
-        import os
-        import signal
-        import time
-
-        yield b"training\n"
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(5)  # the signal's exception is raised in here
-        yield b"never\n"
+        yield b"done\n"
 
     def wait(self) -> dict:
         return {"StatusCode": 0}
@@ -126,6 +119,10 @@ class FakeContainer:
 
 
 class FakeEngine:
+    """What `images.run` asks of an engine, to see the user it asks for: the uid of a
+    non-root user cannot be had for real here, where the tests run as root (the engine
+    tests run the container as root for real)."""
+
     def __init__(self) -> None:
         self.container = FakeContainer()
         self.run_options: dict = {}
@@ -140,73 +137,15 @@ class FakeEngine:
         return self.container
 
 
-def test_sigterm_during_run_removes_the_container(
-    repo: GitRepo, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import signal
-
-    from scaffold.interrupts import Terminated
-
-    engine = FakeEngine()
-    monkeypatch.setattr(images, "client", lambda: engine)
-    monkeypatch.setattr(images, "gpu_requests", lambda: [])
-    lines: list[str] = []
-    ignored = signal.signal(signal.SIGTERM, lambda *_: None)  # not to end pytest without it
-    try:
-        with pytest.raises(Terminated) as raised:
-            images.run(repo.path, ["smoke"], echo=lines.append)
-    finally:
-        signal.signal(signal.SIGTERM, ignored)
-    assert raised.value.signum == signal.SIGTERM
-    assert lines == ["training"] and engine.container.removed
-
-
-class QuietContainer(FakeContainer):
-    def logs(self, stream: bool, follow: bool):
-        yield b"done\n"
-
-
 @pytest.mark.parametrize(("uid", "gid"), [(0, 0), (1234, 1001)])
 def test_run_runs_as_the_caller_root_included(
     repo: GitRepo, monkeypatch: pytest.MonkeyPatch, uid: int, gid: int
 ) -> None:
     """So that the container can write the mounted data/ and runs/, and its files are yours."""
     engine = FakeEngine()
-    engine.container = QuietContainer()
     monkeypatch.setattr(images, "client", lambda: engine)
     monkeypatch.setattr(images, "gpu_requests", lambda: [])
     monkeypatch.setattr(images.os, "getuid", lambda: uid)
     monkeypatch.setattr(images.os, "getgid", lambda: gid)
     assert images.run(repo.path, ["smoke"], echo=lambda line: None) == 0
     assert engine.run_options["user"] == f"{uid}:{gid}"
-
-
-def test_a_failed_push_leaves_no_registry_tag(
-    repo: GitRepo, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    tags: set[str] = set()
-
-    class Image:
-        id, attrs, tags = "sha256:1", {}, []
-
-        def tag(self, repository: str, tag: str) -> None:
-            tags.add(f"{repository}:{tag}")
-
-    class Engine:
-        images = api = None
-
-        def get(self, name: str) -> Image:
-            return Image()
-
-        def remove(self, name: str) -> None:
-            tags.remove(name)
-
-        def push(self, repository: str, tag: str, stream: bool, decode: bool):
-            yield {"error": "connection refused"}
-
-    engine = Engine()
-    engine.images = engine.api = engine
-    monkeypatch.setattr(images, "client", lambda: engine)
-    with pytest.raises(ImageError, match="connection refused"):
-        images.push(repo.path, "127.0.0.1:9", echo=lambda line: None)
-    assert tags == set()
