@@ -449,20 +449,37 @@ def _explain(error: dict[str, str], request: dict[str, Any], spec: EnvironmentSp
     platform, kind, message = error["platform"], error["kind"], error["message"].strip()
     job = next(job for job in request["jobs"] if job["platform"] == platform)
     if kind == "unreachable":
+        channels = request["channels"]
+        folders = [c for c in channels if c.startswith("file:") and not Path(c[5:]).is_dir()]
+        fix = (
+            f"no such folder: {', '.join(folders)}; name a folder that holds a channel"
+            if folders
+            else "check the network, or pass --channel file:///path/to/a/local/channel (or a "
+            "reachable mirror)"
+        )
         return (
-            f"Could not read the channels {', '.join(request['channels'])} for {platform} "
-            f"({message.splitlines()[0]}): check the network, or pass "
-            "--channel file:///path/to/a/local/channel (or a reachable mirror)."
+            f"Could not read the channel{'s' if len(channels) > 1 else ''} "
+            f"{', '.join(channels)} for {platform} ({message.splitlines()[0]}): {fix}."
         )
     if kind == "invalid":
         return f"An environment file holds a spec that is not a conda match spec: {message}"
     virtual = ", ".join(f"{n} {v}" for n, v in job["virtual_packages"].items()) or "none"
     reason = " ".join(line.strip(" │├└─") for line in message.splitlines() if line.strip())
+    if missing := re.findall(r"No candidates were found for (\S+)", message):
+        fix = (
+            f"the channels have no package {', '.join(dict.fromkeys(missing))} for {platform}: "
+            "check its name (conda's may differ from PyPI's), put it under `- pip:` if it is "
+            "on PyPI alone, or give it a selector for the platforms that have it"
+        )
+    else:
+        fix = (
+            "Relax the conflicting specs in the environment files (or raise the virtual "
+            "package, e.g. __cuda, if the target machines have it)"
+        )
     return (
         f"The environment cannot be solved for {platform}. Specs: {', '.join(job['specs'])}; "
         f"virtual packages ({lockfile.VIRTUAL_PACKAGES_FILE}): {virtual}. The solver says: "
-        f"{reason} Relax the conflicting specs in the environment files (or raise the "
-        "virtual package, e.g. __cuda, if the target machines have it), then lock again."
+        f"{reason} {fix[0].upper()}{fix[1:]}, then lock again."
     )
 
 

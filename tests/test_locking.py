@@ -177,6 +177,25 @@ def test_a_cuda_version_the_machines_lack_fails_clearly(project: Path) -> None:
     assert "\n" not in message
 
 
+def test_a_package_no_channel_has_and_a_missing_folder_say_so(
+    project: Path, tmp_path: Path
+) -> None:
+    environment = project / "environment.yml"
+    environment.write_text(environment.read_text() + "  - nosuchpkg-xyz\n")
+    channel = yaml.safe_load((project / "conda-lock.yml").read_text())["metadata"]["channels"]
+    with pytest.raises(ScaffoldError) as raised:
+        lock(project, channels=[channel[0]["url"]])
+    message = str(raised.value)
+    assert "The channels have no package nosuchpkg-xyz for linux-64: check its name" in message
+    assert "Relax the conflicting specs" not in message
+    with pytest.raises(ScaffoldError) as raised:
+        lock(project, channels=[f"file://{tmp_path}/nochan"])
+    message = str(raised.value)
+    assert message.startswith(f"Could not read the channel file://{tmp_path}/nochan for ")
+    assert f"no such folder: file://{tmp_path}/nochan" in message
+    assert "check the network" not in message
+
+
 def test_freshness_follows_every_input(project: Path) -> None:
     for name in lockfile.INPUT_FILES:
         original = (project / name).read_text()
