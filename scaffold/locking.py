@@ -16,6 +16,7 @@ import json
 import re
 import subprocess
 import sys
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,12 +67,14 @@ class LockResult:
 
 
 def local_channels(lock: dict[str, Any]) -> list[str]:
-    """The folders (file:// URLs) that the lock's packages come from, in order: a lock that
-    names them installs only where those folders are, not in the Docker build nor in CI."""
+    """The channels of this machine that the lock's packages come from, in order: folders
+    (file://) and servers on the loopback interface (a mirror served with `python -m
+    http.server`). A lock that names them installs only here, not in the Docker build nor
+    in CI."""
     channels: list[str] = []
     for package in lock.get("package") or []:
         url = str(package.get("url", ""))
-        if url.startswith("file:"):
+        if _on_this_machine(url):
             # A conda package lies in its channel's platform folder; a wheel in its index.
             channel = url.rsplit("/", 2 if package.get("manager") == "conda" else 1)[0]
             if channel not in channels:
@@ -79,12 +82,20 @@ def local_channels(lock: dict[str, Any]) -> list[str]:
     return channels
 
 
+def _on_this_machine(url: str) -> bool:
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme == "file":
+        return True
+    host = (parsed.hostname or "").lower()
+    return host == "localhost" or host == "::1" or host.startswith("127.")
+
+
 def local_warning(channels: list[str]) -> str:
-    """Who cannot install a lock whose packages come from `channels`, local folders."""
+    """Who cannot install a lock whose packages come from `channels`, on this machine."""
     return (
-        f"Its packages come from {', '.join(channels)}: only machines with that folder can "
-        "install this lock (not the Docker build, nor CI). Where the public channels answer, "
-        "run `scaffold lock` again before you push."
+        f"Its packages come from {', '.join(channels)}: only machines with that folder (or "
+        "server) can install this lock (not the Docker build, nor CI). Where the public "
+        "channels answer, run `scaffold lock` again before you push."
     )
 
 
