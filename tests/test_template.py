@@ -88,10 +88,15 @@ def rendered(
     for number, combination in enumerate(COMBINATIONS):
         data = {**combination, "project_name": f"Matrix {number}"}
         projects.append((combination, render(template_dir, root / f"p{number}", data)))
-    # The longest and shortest package names: generated lines must fit ruff's limits.
+    # The longest and shortest package names, with each tracker (whose code names the
+    # package) and every launcher: generated lines must fit ruff's limits, and its format.
     for package in ("p" * 50, "pk"):
-        data = {**COMBINATIONS[0], "project_name": package, "package_name": package}
-        projects.append((COMBINATIONS[0], render(template_dir, root / package, data)))
+        for tracker in CHOICE_QUESTIONS["tracker"]:
+            combination = {**COMBINATIONS[0], "tracker": tracker, "ci": "github"}
+            combination["launchers"] = CHOICE_QUESTIONS["launchers"][-1]  # all of them
+            data = {**combination, "project_name": package, "package_name": package}
+            path = render(template_dir, root / f"{package}-{tracker}", data)
+            projects.append((combination, path))
     return projects
 
 
