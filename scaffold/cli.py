@@ -380,17 +380,16 @@ def check_commits(
     ] = Path("."),
 ) -> None:
     """Check every commit of a range against the commit hooks' rules; exits 1 on any problem."""
-    from scaffold.commits import check_range, rebase_base
+    from scaffold.commits import check_range
 
     report = check_range(repo, revisions)
     for violation in report.violations:
         typer.echo(str(violation))
     if report.violations:
-        base = rebase_base(report.revisions)
         typer.echo(
             f"\n{len(report.violations)} problem(s) in {report.commits_at_fault} of "
             f"{report.commits} commit(s) of {report.revisions}. Rewrite them with "
-            f"`git rebase -i {base}` (reword, edit, split: "
+            f"`{report.rewrite}` (reword, edit, split: "
             "https://github.com/scaffold-ml/scaffold/blob/main/docs/commit-hooks.md).",
             err=True,
         )

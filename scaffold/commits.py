@@ -60,10 +60,18 @@ class Report:
     revisions: str
     commits: int
     violations: list[Violation]
+    merges: int = 0
 
     @property
     def commits_at_fault(self) -> int:
         return len({violation.commit for violation in self.violations})
+
+    @property
+    def rewrite(self) -> str:
+        """The rebase that rewrites the range's commits; it keeps its merges, which a plain
+        `git rebase -i` would flatten away."""
+        keep = " --rebase-merges" if self.merges else ""
+        return f"git rebase -i{keep} {rebase_base(self.revisions)}"
 
 
 def check_range(path: Path, revisions: str | None = None) -> Report:
@@ -100,7 +108,8 @@ def check_range(path: Path, revisions: str | None = None) -> Report:
         violations = check_commits(root, commits, settings, rebase_base(revisions))
     except HookError as error:
         raise ScaffoldError(str(error)) from error
-    return Report(revisions, len(commits), violations)
+    merges = sum(len(commit.parents) > 1 for commit in commits)
+    return Report(revisions, len(commits), violations, merges)
 
 
 def rules_for(root: Path, revisions: str) -> settings_module.Settings:

@@ -111,7 +111,11 @@ def test_the_cli_prints_one_line_per_violation(history: tuple[GitRepo, dict[str,
         result.stdout
     )
     assert "problem(s) in 4 of 4 commit(s)" in result.stderr
-    assert f"git rebase -i {shas['good']}" in result.stderr
+    assert f"`git rebase -i {shas['good']}`" in result.stderr
+    # A range with a merge: a plain `rebase -i` would flatten it away.
+    with_merge = ["check-commits", f"{shas['good']}..HEAD", "--repo", str(repo.path)]
+    result = CliRunner().invoke(app, with_merge)
+    assert f"`git rebase -i --rebase-merges {shas['good']}`" in result.stderr
     # The rules' page, where a generated repo (which has no docs/commit-hooks.md) reads it.
     assert "https://github.com/scaffold-ml/scaffold/blob/main/docs/commit-hooks.md" in (
         result.stderr
