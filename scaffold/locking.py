@@ -191,6 +191,8 @@ def read_spec(project: Path) -> EnvironmentSpec:
     dev_file = project / lockfile.DEV_ENVIRONMENT_FILE
     dev_text = dev_file.read_text(encoding="utf-8") if dev_file.is_file() else ""
     dev_yaml = _yaml_mapping(dev_file, dev_text, "`dependencies:`")
+    # The dev file's channels join the main file's, after them, as conda-lock joins them.
+    channels += [c for c in map(str, dev_yaml.get("channels") or []) if c not in channels]
     dev_lines = dependency_lines(dev_text)
     main_lines = dependency_lines(main_text)
     main = {p: [s for s, sel in main_lines if selected(sel, p)] for p in platforms}

@@ -664,6 +664,16 @@ def test_a_relative_channel_path_locks(
     assert find(project, "numpy", "linux-64")["url"].startswith(channel)
 
 
+def test_the_dev_file_s_channels_join_the_main_file_s(project: Path) -> None:
+    from scaffold.locking import read_spec
+
+    dev = project / "environment-dev.yml"
+    text = dev.read_text()
+    assert "channels:\n  - conda-forge\n" in text
+    dev.write_text(text.replace("  - conda-forge\n", "  - conda-forge\n  - pytorch\n", 1))
+    assert read_spec(project).channels == ["conda-forge", "pytorch"]
+
+
 def test_nodefaults_is_skipped_and_defaults_is_refused_with_its_urls() -> None:
     from scaffold.locking import channel_urls
 
