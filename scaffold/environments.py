@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scaffold import lockfile
-from scaffold.pip_solve import CONDA_TO_PYPI, normalise
+from scaffold.pip_solve import normalise, pypi_name
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,7 @@ def differences(environment: ActiveEnvironment, lock: Path) -> list[str]:
             build = f"{entry['version']} {entry.get('build', '')}".strip()
             wanted[entry["name"]] = (build, required)
         elif "python" in (entry.get("dependencies") or {}):  # a Python package
-            name = normalise(CONDA_TO_PYPI.get(entry["name"], entry["name"]))
-            wanted[name] = (entry["version"], required)
+            wanted[pypi_name(entry["name"])] = (entry["version"], required)
     return [
         f"{name}: locked {version}, installed {installed.get(name) or 'nothing'}"
         for name, (version, required) in sorted(wanted.items())

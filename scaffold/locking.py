@@ -305,7 +305,7 @@ def unreachable_channel(urls: list[str], timeout: float = 3.0) -> str | None:
 
     for url in urls:
         if url.startswith("file://"):
-            if not Path(url.removeprefix("file://")).is_dir():
+            if _missing_folder(url):
                 return f"{url} (no such directory)"
             continue
         probe = urllib.request.Request(f"{url}/noarch/repodata.json", method="HEAD")
@@ -315,6 +315,11 @@ def unreachable_channel(urls: list[str], timeout: float = 3.0) -> str | None:
             reason = getattr(error, "reason", error)
             return f"{url} ({reason})"
     return None
+
+
+def _missing_folder(url: str) -> bool:
+    """A file:// channel whose folder is not there."""
+    return url.startswith("file://") and not Path(url.removeprefix("file://")).is_dir()
 
 
 def lock_new_project(project: Path, channels: list[str] | None = None) -> str:
@@ -463,7 +468,7 @@ def _explain(error: dict[str, str], request: dict[str, Any], spec: EnvironmentSp
     job = next(job for job in request["jobs"] if job["platform"] == platform)
     if kind == "unreachable":
         channels = request["channels"]
-        folders = [c for c in channels if c.startswith("file:") and not Path(c[5:]).is_dir()]
+        folders = [url for url in channels if _missing_folder(url)]
         fix = (
             f"no such folder: {', '.join(folders)}; name a folder that holds a channel"
             if folders
@@ -505,16 +510,14 @@ def _pins_except(
     locked = [p for p in previous["package"] if p["platform"] == platform]
     conda = [p for p in locked if p["manager"] == "conda"]
     pip = {pip_solve.normalise(p["name"]): p["version"] for p in locked if p["manager"] == "pip"}
-    unknown = {
-        name
-        for name in moving
-        if name not in {p["name"] for p in conda} and pip_solve.normalise(name) not in pip
-    }
+    moving_pip = {pip_solve.normalise(name) for name in moving}
+    unknown = (
+        moving - {p["name"] for p in conda} - {n for n in moving if pip_solve.normalise(n) in pip}
+    )
     if unknown:
         raise ScaffoldError(
             f"--update {', '.join(sorted(unknown))}: not in the lock for {platform}."
         )
-    moving_pip = {pip_solve.normalise(name) for name in moving}
     specs = [
         f"{p['name']} =={p['version']} {p['build']}" for p in conda if p["name"] not in moving
     ]

@@ -42,6 +42,11 @@ def normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def pypi_name(conda_name: str) -> str:
+    """The PyPI distribution of a conda package (pytorch: torch), normalised."""
+    return normalise(CONDA_TO_PYPI.get(conda_name, conda_name))
+
+
 # A version pip can pin (PEP 440's public versions); conda's others (`2025b`) are no
 # Python package's.
 _PEP440 = re.compile(r"^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?$")
@@ -66,7 +71,7 @@ def resolve(
             f"The environment's pip: section needs python in the conda dependencies ({platform})."
         )
     python_version = ".".join(python["version"].split(".")[:2])
-    provided = {normalise(CONDA_TO_PYPI.get(r["name"], r["name"])) for r in conda_records}
+    provided = {pypi_name(record["name"]) for record in conda_records}
     constraints = {**_conda_versions(conda_records), **(pins or {})}
     report = _pip_report(requirements, platform, python_version, constraints)
     entries = []
@@ -100,7 +105,7 @@ def resolve(
 def _conda_versions(conda_records: list[dict[str, Any]]) -> dict[str, str]:
     """{PyPI name: version} of the conda solution's Python packages (those needing python)."""
     return {
-        normalise(CONDA_TO_PYPI.get(record["name"], record["name"])): record["version"]
+        pypi_name(record["name"]): record["version"]
         for record in conda_records
         if any(depend.split()[0] == "python" for depend in record.get("depends", []))
         and _PEP440.match(record["version"])

@@ -409,7 +409,7 @@ def test_the_environment_holds_what_the_set_up_installs(
     python = {p["name"] for p in entries if "python" in p["dependencies"]} - dev - {"numpy"}
     assert "pytorch" in python and "python" not in python and "pytest" not in python
     assert {line.split(":")[0] for line in listed} == {
-        environments.normalise(environments.CONDA_TO_PYPI.get(name, name)) for name in python
+        environments.pypi_name(name) for name in python
     } | {"tinypkg"}
 
 
